@@ -1,0 +1,98 @@
+"""The one place that holds vidstyle's defaults; the CLI and the API read them here.
+
+Loss weights depend on the weight source, because the two VGG-19 conventions
+see pixels differently: torchvision's network takes RGB normalised by the
+ImageNet mean/std (values of order 1), the Caffe network takes BGR in 0..255
+minus the mean pixel (values of order 100). Feature maps therefore differ by
+roughly a factor r ~ 255 in magnitude, content losses (squared features) by
+r^2 and Gram-based style losses (fourth power) by r^4.
+
+* ``caffe`` weights were tuned by eye on the real Oxford weights at 256-512 px
+  (see README "Loss weights"): they keep neural-style's style/content balance
+  once its conventions are mapped onto ours (image in [0, 1], TV on [0, 1]
+  pixels, per-layer style weights that sum to 1).
+* ``torchvision`` weights are derived from the Caffe ones by r = 255 (content
+  x r^-2, style x r^-4); the same balance as the PyTorch tutorial's
+  content 1 / style 1e6 for CHW-normalised Grams (ratio within 2x of ours).
+
+Gram normalisation ``hw`` multiplies a layer's Gram by C and ``none`` by C*H*W,
+so their default style weights are divided by 256^2 and (256*64*64)^2, the
+values at relu3_1 of a 256 px image; they are starting points, not tuned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODELS = ("torchvision", "caffe")
+POOLINGS = ("max", "avg")
+GRAM_NORMS = ("chw", "hw", "none")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("noise", "content")  # or a path to an image file
+
+# Layers of Gatys et al. 2016 (content conv4_2 taken after its ReLU, as most ports do).
+CONTENT_LAYERS = ("relu4_2",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# When the weights stop early (e.g. ../shared's conv1_1..conv3_4 file) and the
+# user named no layers, these are used instead and the CLI says so.
+SHALLOW_CONTENT_LAYERS = ("relu3_2",)
+SHALLOW_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
+TEXTURE_LAYERS = STYLE_LAYERS
+RECONSTRUCT_LAYERS = ("conv4_2",)
+
+SIZE = 512  # long side of the output, px
+TEXTURE_SIZE = (256, 256)  # H, W
+ITERATIONS = 500
+MIN_ITERATIONS = 20  # early stop never fires before this (a 1-2 iteration stop gives blurry frames)
+TOL = 1e-4  # mean relative loss decrease per iteration over the window
+TOL_WINDOW = 10
+ADAM_LR = 0.02  # pixels live in [0, 1]
+LBFGS_HISTORY = 30  # curvature pairs; 100 costs 0.6 GB at 512 px for little gain
+SEED = 0
+STYLE_SCALE = 1.0
+POOLING = "max"
+GRAM_NORM = "chw"
+OPTIMIZER = "lbfgs"
+INIT = "noise"
+NOISE_STD = 0.1  # around mid-grey; pixel units in [0, 1]
+SCALES = "auto"  # halve from --size down to >= SCALE_MIN
+SCALE_MIN = 128
+MODEL = "torchvision"
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    content: float
+    style: float
+    tv: float
+
+
+# Tuned for Gram normalisation "chw"; see the module docstring.
+_CAFFE_CHW = LossWeights(content=1.0, style=1e3, tv=1e2)
+_R = 255.0
+
+
+def loss_weights(model: str, gram_norm: str = GRAM_NORM) -> LossWeights:
+    """Default content/style/TV weights for a weight source and Gram normalisation."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}")
+    if gram_norm not in GRAM_NORMS:
+        raise ValueError(f"unknown gram norm {gram_norm!r}")
+    w = _CAFFE_CHW
+    if model == "torchvision":
+        w = LossWeights(content=w.content * _R**2, style=w.style * _R**4, tv=w.tv)
+    if gram_norm == "hw":
+        w = LossWeights(w.content, w.style / 256.0**2, w.tv)
+    elif gram_norm == "none":
+        w = LossWeights(w.content, w.style / (256.0 * 64 * 64) ** 2, w.tv)
+    return w
+
+
+def temporal_weight(model: str) -> float:
+    """Default lambda_t for the video temporal loss, on pixels in [0, 1].
+
+    Ruder et al.'s 1e3 multiplies a mean over 0..255 pixels, i.e. 255^2 more
+    per unit of our [0, 1] pixels; expressed relative to our content weight.
+    Refined by the video pipeline's measurements (see README).
+    """
+    return loss_weights(model).content * 2e3 if model == "caffe" else loss_weights(model).content * 2e3 / _R**2

@@ -1,0 +1,84 @@
+"""Losses of the optimization: a pure function and a thin module for each.
+
+Feature tensors are ``(N, C, H, W)``; images ``(N, 3, H, W)`` RGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GRAM_NORMS = ("chw", "hw", "none")
+
+
+def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
+    """G = F F^T per image, ``(N, C, C)``.
+
+    ``chw`` divides by C*H*W (neural-style's choice, DESIGN.md), ``hw`` by H*W
+    (Gatys et al. 2016's per-position average), ``none`` not at all.
+    """
+    if features.dim() != 4:
+        raise ValueError(f"gram_matrix expects (N, C, H, W) features, got shape {tuple(features.shape)}")
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    gram = torch.bmm(flat, flat.transpose(1, 2))
+    if norm == "chw":
+        return gram / (c * h * w)
+    if norm == "hw":
+        return gram / (h * w)
+    if norm == "none":
+        return gram
+    raise ValueError(f"gram norm must be one of {GRAM_NORMS}, got {norm!r}")
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of feature maps (Gatys et al. 2016, eq. 1, as a mean)."""
+    return F.mse_loss(features, target.expand_as(features))
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor, norm: str = "chw") -> torch.Tensor:
+    """Mean squared difference between the Gram of ``features`` and ``target_gram``."""
+    gram = gram_matrix(features, norm)
+    return F.mse_loss(gram, target_gram.expand_as(gram))
+
+
+def tv_loss(img: torch.Tensor) -> torch.Tensor:
+    """Squared total variation: mean of squared horizontal plus vertical neighbour differences."""
+    dx = img[..., :, 1:] - img[..., :, :-1]
+    dy = img[..., 1:, :] - img[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def blend_grams(grams: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """Weighted sum of several style images' Grams (weights normalised to sum to 1)."""
+    if len(grams) != len(weights):
+        raise ValueError(f"{len(grams)} Gram matrices but {len(weights)} blend weights")
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError(f"style blend weights must sum to > 0, got {weights}")
+    return sum(g * (w / total) for g, w in zip(grams, weights))
+
+
+class ContentLoss(nn.Module):
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return content_loss(features, self.target)
+
+
+class StyleLoss(nn.Module):
+    def __init__(self, target_gram: torch.Tensor, norm: str = "chw"):
+        super().__init__()
+        self.norm = norm
+        self.register_buffer("target", target_gram.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return style_loss(features, self.target, self.norm)
+
+
+class TVLoss(nn.Module):
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return tv_loss(img)

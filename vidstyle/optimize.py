@@ -1,0 +1,166 @@
+"""The optimization loop: L-BFGS or Adam over the image's pixels, with early stop.
+
+Telemetry goes to a callback as a small frozen dataclass per iteration; the
+loop itself never prints.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from vidstyle import defaults
+from vidstyle.lbfgs import LBFGS
+
+LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+@dataclass(frozen=True)
+class IterationInfo:
+    """One optimizer iteration, as reported to callbacks."""
+
+    iteration: int  # 1-based, within the current scale
+    iterations: int  # planned for this scale (the early stop may end sooner)
+    scale: int  # 0-based index of the current scale
+    scales: int
+    size: tuple[int, int]  # (H, W) being optimized
+    loss: float  # weighted total, at the image before this iteration's step
+    terms: dict[str, float]  # weighted terms making up ``loss``
+    seconds: float  # since the start of the whole run
+
+
+@dataclass
+class OptimizeResult:
+    image: torch.Tensor
+    iterations: int
+    stop_reason: str
+    loss: float
+    terms: dict[str, float]
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+    finite: bool = True
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    optimizer: str = defaults.OPTIMIZER
+    iterations: int = defaults.ITERATIONS
+    min_iterations: int = defaults.MIN_ITERATIONS
+    tol: float = defaults.TOL
+    window: int = defaults.TOL_WINDOW
+    lr: float = defaults.ADAM_LR
+    history_size: int = defaults.LBFGS_HISTORY
+
+    def __post_init__(self):
+        if self.optimizer not in defaults.OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {defaults.OPTIMIZERS}, got {self.optimizer!r}")
+        if self.iterations <= 0:
+            raise ValueError(f"iterations must be > 0, got {self.iterations}")
+        if self.window < 2:
+            raise ValueError(f"the early-stop window must be >= 2 iterations, got {self.window}")
+
+
+def _relative_decrease(losses: list[float], window: int) -> float:
+    """Mean relative loss decrease per iteration over the last ``window`` iterations."""
+    old, new = losses[-window - 1], losses[-1]
+    return (old - new) / (window * max(abs(new), 1e-30))
+
+
+def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
+             callback: Callable[[IterationInfo], None] | None = None,
+             scale: int = 0, scales: int = 1, clock_start: float | None = None,
+             should_stop: Callable[[], bool] | None = None) -> OptimizeResult:
+    """Minimise ``loss_fn`` over the pixels of ``x0`` and return the best finite image.
+
+    Early stop: after ``min_iterations`` (and never before ``window`` + 1
+    iterations), stop once the mean relative loss decrease per iteration over
+    the last ``window`` iterations drops below ``tol``. A non-finite loss stops
+    the run and returns the last image whose loss was finite.
+    """
+    start = time.perf_counter() if clock_start is None else clock_start
+    s = settings
+    shape = x0.shape
+
+    def evaluate(flat: torch.Tensor) -> tuple[float, torch.Tensor, dict]:
+        x = flat.detach().view(shape).requires_grad_(True)
+        total, terms = loss_fn(x)
+        (grad,) = torch.autograd.grad(total, x)
+        return float(total.detach()), grad.reshape(-1), {k: float(v) for k, v in terms.items()}
+
+    losses: list[float] = []
+    history: list[dict] = []
+    stop_reason = f"reached --iterations {s.iterations}"
+    finite = True
+    iteration = 0
+    size = tuple(shape[-2:])
+
+    if s.optimizer == "lbfgs":
+        solver = LBFGS(evaluate, x0.detach().reshape(-1), history=s.history_size)
+        if not math.isfinite(solver.loss):
+            finite = False
+        image = lambda: solver.x.view(shape)  # noqa: E731
+    else:
+        x = x0.detach().clone().requires_grad_(True)
+        adam = torch.optim.Adam([x], lr=s.lr)
+        image = lambda: x.detach()  # noqa: E731
+    last_finite = x0.detach().clone()
+
+    for iteration in range(1, s.iterations + 1 if finite else 1):
+        if s.optimizer == "lbfgs":
+            loss = solver.step()
+            terms = solver.extras
+            if solver.stuck_nonfinite:
+                finite = False
+        else:
+            adam.zero_grad(set_to_none=True)
+            total, terms_t = loss_fn(x)
+            loss = float(total)
+            if math.isfinite(loss):
+                total.backward()
+                adam.step()
+                with torch.no_grad():
+                    x.clamp_(0.0, 1.0)
+            else:
+                finite = False
+            terms = {k: float(v) for k, v in terms_t.items()}
+        if not finite:
+            stop_reason = f"non-finite loss at iteration {iteration}; kept the last finite image"
+            iteration -= 1
+            break
+        last_finite = image().clone()
+        losses.append(loss)
+        elapsed = time.perf_counter() - start
+        history.append({"scale": scale, "iteration": iteration, "loss": loss, "terms": terms, "seconds": elapsed})
+        if callback is not None:
+            callback(IterationInfo(iteration, s.iterations, scale, scales, size, loss, terms, elapsed))
+        if should_stop is not None and should_stop():
+            stop_reason = f"interrupted at iteration {iteration}"
+            break
+        if iteration >= max(s.min_iterations, s.window + 1):
+            rel = _relative_decrease(losses, s.window)
+            if rel < s.tol:
+                stop_reason = (f"converged at iteration {iteration}: loss fell {rel:.1e}/iteration "
+                               f"over the last {s.window} (< --tol {s.tol:g})")
+                break
+    if iteration == 0 and not finite:
+        stop_reason = "non-finite loss at the initial image; kept it unchanged"
+
+    # Report the losses of the image actually returned (finite, in [0, 1]).
+    out = last_finite.clamp(0.0, 1.0)
+    with torch.no_grad():
+        total, terms_t = loss_fn(out)
+    final_loss = float(total)
+    return OptimizeResult(
+        image=out,
+        iterations=iteration,
+        stop_reason=stop_reason,
+        loss=final_loss,
+        terms={k: float(v) for k, v in terms_t.items()},
+        seconds=time.perf_counter() - start,
+        history=history,
+        finite=finite,
+    )
