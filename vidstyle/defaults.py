@@ -53,7 +53,8 @@ STYLE_SCALE = 1.0
 POOLING = "max"
 GRAM_NORM = "chw"
 OPTIMIZER = "lbfgs"
-INIT = "noise"
+INIT = "noise"  # reconstruction and texture start from noise
+IMAGE_INIT = "content"  # style transfer converges in far fewer iterations from the content (README)
 NOISE_STD = 0.1  # around mid-grey; pixel units in [0, 1]
 SCALES = "auto"  # halve from --size down to >= SCALE_MIN
 SCALE_MIN = 128
@@ -68,7 +69,7 @@ class LossWeights:
 
 
 # Tuned for Gram normalisation "chw"; see the module docstring.
-_CAFFE_CHW = LossWeights(content=1.0, style=1e3, tv=1e2)
+_CAFFE_CHW = LossWeights(content=30.0, style=1e3, tv=1e2)
 _R = 255.0
 
 
@@ -96,3 +97,20 @@ def temporal_weight(model: str) -> float:
     Refined by the video pipeline's measurements (see README).
     """
     return loss_weights(model).content * 2e3 if model == "caffe" else loss_weights(model).content * 2e3 / _R**2
+
+# Spatial and colour control (vidstyle.spatial, vidstyle.color), experiment sweeps (vidstyle.sweep).
+MASK_MODES = ("guided", "blend")
+MASK_MODE = "guided"  # Gatys et al. 2017 guided Gram matrices; "blend" composites by the mask
+GUIDES = ("simple", "inside", "all")
+GUIDE = "simple"  # mask-to-layer downsampling: resize
+MASK_ASPECT_TOLERANCE = 0.02  # a mask within 2% of the content's aspect ratio is resized (with a warning)
+COLOR_MODES = ("style", "original", "luminance", "match")
+COLORS = "style"
+COLOR_MATCHES = ("pca", "chol", "sym")
+COLOR_MATCH = "pca"
+SWEEP_MODES = ("content-layers", "style-layers", "seeds", "grid", "style-weight", "content-weight", "iterations", "init")
+SWEEP_SEEDS = (0, 1)
+SWEEP_ITERATIONS = (50, 100, 200)
+SWEEP_WEIGHT_FACTORS = (0.1, 1.0, 10.0)  # x the default weight when no --values are given
+SWEEP_DIFF_GAIN = 4.0  # amplification of |seed a - seed b| difference images
+SWEEP_CELL = 128  # long side of a contact-sheet cell, px (cells are shrunk to it, never enlarged)

@@ -89,7 +89,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
         x = flat.detach().view(shape).requires_grad_(True)
         total, terms = loss_fn(x)
         (grad,) = torch.autograd.grad(total, x)
-        return float(total.detach()), grad.reshape(-1), {k: float(v) for k, v in terms.items()}
+        return float(total.detach()), grad.reshape(-1), {k: float(v.detach()) for k, v in terms.items()}
 
     losses: list[float] = []
     history: list[dict] = []

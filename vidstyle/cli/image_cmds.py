@@ -1,0 +1,216 @@
+"""Still-image commands: ``vidstyle image``, ``vidstyle reconstruct``, ``vidstyle texture``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vidstyle import defaults
+from vidstyle.cli import options as o
+from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, parse_csv, resolve_device
+from vidstyle.cli.progress import RunProgress, download_progress, environment, graceful_interrupt, write_json
+from vidstyle.engine import (RunResult, Settings, load_network, needed_layers, reconstruct_image, resolve,
+                             stylize_image, synthesize_texture)
+from vidstyle.errors import VidstyleError
+from vidstyle.imageio import load_image, save_image, to_uint8
+
+
+def network_for(settings: Settings, layers: list[str], device, quiet: bool):
+    """Load VGG-19 for ``layers``, drawing a download bar if the weights must be fetched."""
+    return load_network(settings, layers, device=device, progress=download_progress(quiet))
+
+
+def finish(result: RunResult, output: Path, *, log: Path | None, command: str, extra: dict | None = None) -> None:
+    """Save, log, print the one-line summary; a non-finite run ends with exit code 2."""
+    save_image(result.image, output)
+    if log is not None:
+        write_json(log, {"command": command, "output": str(output), "iterations": result.iterations,
+                         "stop_reason": result.stop_reason, "seconds": result.seconds, "loss": result.loss,
+                         "terms": result.terms, "scales": result.scales, "settings": result.settings,
+                         "history": result.history, "notes": result.notes, "environment": environment(),
+                         **(extra or {})})
+    if not result.finite:
+        raise fail(f"{result.stop_reason}: wrote the last finite image to {output}")
+    console.print(f"[green]wrote {output}[/]: {result.summary()}")
+
+
+def _check_outputs(output: Path, log: Path | None, overwrite: bool) -> None:
+    check_output(output, overwrite)
+    if log is not None:
+        check_output(log, overwrite)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("image")
+    def image_cmd(
+        content: Annotated[Path, typer.Argument(help="Content image.")],
+        styles: Annotated[list[Path], typer.Argument(help="One or more style images.")],
+        output: o.Output,
+        size: o.Size = defaults.SIZE,
+        content_weight: o.ContentWeight = None,
+        style_weight: o.StyleWeight = None,
+        tv_weight: o.TVWeight = None,
+        content_layers: o.ContentLayers = None,
+        style_layers: o.StyleLayers = None,
+        style_layer_weights: o.StyleLayerWeights = None,
+        style_blend: o.StyleBlend = None,
+        style_scale: o.StyleScale = defaults.STYLE_SCALE,
+        gram_norm: o.GramNorm = defaults.GRAM_NORM,
+        init: o.Init = defaults.IMAGE_INIT,
+        iterations: o.Iterations = defaults.ITERATIONS,
+        min_iterations: o.MinIterations = defaults.MIN_ITERATIONS,
+        tol: o.Tol = defaults.TOL,
+        optimizer: o.Optimizer = defaults.OPTIMIZER,
+        lr: o.LearningRate = defaults.ADAM_LR,
+        scales: o.Scales = defaults.SCALES,
+        seed: o.Seed = defaults.SEED,
+        device: o.Device = "auto",
+        model: o.Model = defaults.MODEL,
+        weights: o.Weights = None,
+        pooling: o.Pooling = defaults.POOLING,
+        log: o.Log = None,
+        overwrite: o.Overwrite = False,
+        quiet: o.Quiet = False,
+    ):
+        """Style transfer: paint CONTENT in the style of STYLE (Gatys et al. 2016)."""
+        try:
+            settings = o.engine_settings(
+                size=size, iterations=iterations, min_iterations=min_iterations, tol=tol, optimizer=optimizer,
+                lr=lr, init=init, seed=seed, scales=scales, model=model, weights=weights, pooling=pooling,
+                content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+                content_layers=content_layers, style_layers=style_layers, style_layer_weights=style_layer_weights,
+                style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm)
+            _check_outputs(output, log, overwrite)
+            content_img = load_image(content, what="content image")
+            style_imgs = [load_image(s, what="style image") for s in styles]
+            dev = resolve_device(device)
+            settings, notes = resolve(settings)
+            for note in notes:
+                console.print(f"[dim]{note}[/]")
+            net = network_for(settings, needed_layers(settings), dev, quiet)
+            with graceful_interrupt() as stop, RunProgress("stylize", quiet=quiet) as bar:
+                result = stylize_image(content_img, style_imgs, settings=settings, device=dev, net=net,
+                                       callback=bar, should_stop=stop)
+            finish(result, output, log=log, command="image",
+                   extra={"content": str(content), "styles": [str(s) for s in styles], "device": str(dev)})
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
+
+    @app.command("reconstruct")
+    def reconstruct_cmd(
+        content: Annotated[Path, typer.Argument(help="Image to reconstruct.")],
+        output: o.Output,
+        layers: Annotated[str, typer.Option("--layers", help="Layer(s) whose features are matched.")] =
+        ",".join(defaults.RECONSTRUCT_LAYERS),
+        diff: Annotated[bool, typer.Option("--diff", help="Also write OUT.diff.png: |result - content| x 4.")] = False,
+        size: o.Size = defaults.SIZE,
+        init: o.Init = defaults.INIT,
+        iterations: o.Iterations = defaults.ITERATIONS,
+        min_iterations: o.MinIterations = defaults.MIN_ITERATIONS,
+        tol: o.Tol = defaults.TOL,
+        optimizer: o.Optimizer = defaults.OPTIMIZER,
+        lr: o.LearningRate = defaults.ADAM_LR,
+        scales: o.Scales = defaults.SCALES,
+        seed: o.Seed = defaults.SEED,
+        tv_weight: o.TVWeight = None,
+        device: o.Device = "auto",
+        model: o.Model = defaults.MODEL,
+        weights: o.Weights = None,
+        pooling: o.Pooling = defaults.POOLING,
+        log: o.Log = None,
+        overwrite: o.Overwrite = False,
+        quiet: o.Quiet = False,
+    ):
+        """Content reconstruction: find an image whose features at --layers match CONTENT's."""
+        try:
+            layer_list = parse_csv(layers, option="--layers")
+            settings = o.engine_settings(size=size, iterations=iterations, min_iterations=min_iterations, tol=tol,
+                                         optimizer=optimizer, lr=lr, init=init, seed=seed, scales=scales,
+                                         model=model, weights=weights, pooling=pooling, tv_weight=tv_weight)
+            diff_path = output.with_name(output.stem + ".diff.png")
+            _check_outputs(output, log, overwrite)
+            if diff:
+                check_output(diff_path, overwrite)
+            content_img = load_image(content, what="content image")
+            dev = resolve_device(device)
+            net = network_for(replace(settings, content_layers=tuple(layer_list)), layer_list, dev, quiet)
+            with RunProgress("reconstruct", quiet=quiet) as bar:
+                result = reconstruct_image(content_img, layers=layer_list, settings=settings, device=dev, net=net,
+                                           callback=bar)
+            if diff:
+                save_image(amplified_difference(result.image, content_img), diff_path)
+            finish(result, output, log=log, command="reconstruct",
+                   extra={"content": str(content), "layers": layer_list, "device": str(dev)})
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
+
+    @app.command("texture")
+    def texture_cmd(
+        style: Annotated[Path, typer.Argument(help="Texture/style image.")],
+        output: o.Output,
+        layers: Annotated[str, typer.Option("--layers", help="Layers whose Gram matrices are matched.")] =
+        ",".join(defaults.TEXTURE_LAYERS),
+        size: Annotated[str, typer.Option("--size", help="Output WxH (e.g. 320x240) or N for NxN.")] =
+        f"{defaults.TEXTURE_SIZE[1]}x{defaults.TEXTURE_SIZE[0]}",
+        style_scale: o.StyleScale = defaults.STYLE_SCALE,
+        gram_norm: o.GramNorm = defaults.GRAM_NORM,
+        iterations: o.Iterations = defaults.ITERATIONS,
+        min_iterations: o.MinIterations = defaults.MIN_ITERATIONS,
+        tol: o.Tol = defaults.TOL,
+        optimizer: o.Optimizer = defaults.OPTIMIZER,
+        lr: o.LearningRate = defaults.ADAM_LR,
+        scales: o.Scales = defaults.SCALES,
+        seed: o.Seed = defaults.SEED,
+        device: o.Device = "auto",
+        model: o.Model = defaults.MODEL,
+        weights: o.Weights = None,
+        pooling: o.Pooling = defaults.POOLING,
+        log: o.Log = None,
+        overwrite: o.Overwrite = False,
+        quiet: o.Quiet = False,
+    ):
+        """Texture synthesis from noise (Gatys et al. 2015)."""
+        try:
+            hw = parse_wxh(size)
+            layer_list = parse_csv(layers, option="--layers")
+            settings = o.engine_settings(size=max(hw), iterations=iterations, min_iterations=min_iterations,
+                                         tol=tol, optimizer=optimizer, lr=lr, init="noise", seed=seed,
+                                         scales=scales, model=model, weights=weights, pooling=pooling,
+                                         style_scale=style_scale, gram_norm=gram_norm)
+            _check_outputs(output, log, overwrite)
+            style_img = load_image(style, what="style image")
+            dev = resolve_device(device)
+            net = network_for(settings, layer_list, dev, quiet)
+            with RunProgress("texture", quiet=quiet) as bar:
+                result = synthesize_texture(style_img, size=hw, layers=layer_list, settings=settings, device=dev,
+                                            net=net, callback=bar)
+            finish(result, output, log=log, command="texture",
+                   extra={"style": str(style), "layers": layer_list, "device": str(dev)})
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
+
+
+def parse_wxh(text: str) -> tuple[int, int]:
+    """``"320x240"`` -> (240, 320) as (H, W); ``"256"`` -> (256, 256)."""
+    try:
+        if "x" in text.lower():
+            w, h = (int(v) for v in text.lower().split("x", 1))
+        else:
+            w = h = int(text)
+    except ValueError:
+        raise VidstyleError(f"--size {text!r}: expected WxH like 320x240, or one number") from None
+    if w <= 0 or h <= 0:
+        raise VidstyleError(f"--size must be > 0, got {text}")
+    return h, w
+
+
+def amplified_difference(result, content, gain: float = 4.0):
+    """|result - content| x gain as an image (content resized to the result)."""
+    import torch.nn.functional as F
+
+    c = F.interpolate(content.to(result.device), size=result.shape[-2:], mode="bilinear", align_corners=False,
+                      antialias=True)
+    return to_uint8(((result - c).abs() * gain).clamp(0, 1))

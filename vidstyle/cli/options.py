@@ -1,0 +1,115 @@
+"""Engine options shared by every command, declared once.
+
+A command lists the options it takes as parameters annotated with these
+aliases and turns them into a :class:`vidstyle.engine.Settings` with
+:func:`engine_settings`. Defaults come from :mod:`vidstyle.defaults`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vidstyle import defaults
+from vidstyle.cli.common import parse_csv, parse_floats
+from vidstyle.engine import Settings
+from vidstyle.errors import VidstyleError
+from vidstyle.optimize import OptimizerSettings
+
+ENGINE = "Engine options"
+LOSS = "Loss options"
+
+Output = Annotated[Path, typer.Option("-o", "--output", help="Output file (not overwritten without -y).")]
+Overwrite = Annotated[bool, typer.Option("-y", "--overwrite", help="Replace the output if it exists.")]
+Size = Annotated[int, typer.Option("--size", help="Long side of the output in pixels.", rich_help_panel=ENGINE)]
+Iterations = Annotated[int, typer.Option("--iterations", help="Iterations per scale (the early stop may end sooner).",
+                                         rich_help_panel=ENGINE)]
+MinIterations = Annotated[int, typer.Option("--min-iterations", help="The early stop never fires before this.",
+                                            rich_help_panel=ENGINE)]
+Tol = Annotated[float, typer.Option("--tol", help="Early stop: mean relative loss decrease per iteration over "
+                                    f"the last {defaults.TOL_WINDOW} iterations below this. 0 disables it.",
+                                    rich_help_panel=ENGINE)]
+Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs (projected L-BFGS) or adam.", rich_help_panel=ENGINE)]
+LearningRate = Annotated[float, typer.Option("--lr", help="Adam step size (pixels in [0, 1]).", rich_help_panel=ENGINE)]
+Init = Annotated[str, typer.Option("--init", help="noise, content, or an image file.", rich_help_panel=ENGINE)]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the noise image (same seed, same output).",
+                                   rich_help_panel=ENGINE)]
+Scales = Annotated[str, typer.Option("--scales", help="Coarse-to-fine long sides: auto (halve from --size down to "
+                                     f"{defaults.SCALE_MIN}), none, a list like 128,256,512, or START:FACTOR "
+                                     "such as 128:2 or 128:sqrt2.", rich_help_panel=ENGINE)]
+Device = Annotated[str, typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.",
+                                     rich_help_panel=ENGINE)]
+Model = Annotated[str, typer.Option("--model", envvar="VIDSTYLE_MODEL",
+                                    help="Weight convention: torchvision (IMAGENET1K_V1, RGB, mean/std; downloaded "
+                                    "once into the torch hub cache) or caffe (original Oxford VGG-19 as in "
+                                    "neural-style, BGR 0..255). Also for a --weights file.", rich_help_panel=ENGINE)]
+Weights = Annotated[Optional[Path], typer.Option("--weights", envvar="VIDSTYLE_WEIGHTS",
+                                                 help="Local VGG-19 state dict (env VIDSTYLE_WEIGHTS); partial files "
+                                                 "serve the layers they cover.", rich_help_panel=ENGINE)]
+Pooling = Annotated[str, typer.Option("--pooling", help="max or avg.", rich_help_panel=ENGINE)]
+Log = Annotated[Optional[Path], typer.Option("--log", help="Write settings and per-iteration losses/times as JSON.",
+                                             rich_help_panel=ENGINE)]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
+
+ContentWeight = Annotated[Optional[float], typer.Option("--content-weight", help="Default depends on --model.",
+                                                        rich_help_panel=LOSS)]
+StyleWeight = Annotated[Optional[float], typer.Option("--style-weight", help="Default depends on --model.",
+                                                      rich_help_panel=LOSS)]
+TVWeight = Annotated[Optional[float], typer.Option("--tv-weight", help="Total-variation weight.", rich_help_panel=LOSS)]
+ContentLayers = Annotated[Optional[str], typer.Option("--content-layers",
+                                                      help=f"Default {','.join(defaults.CONTENT_LAYERS)}.",
+                                                      rich_help_panel=LOSS)]
+StyleLayers = Annotated[Optional[str], typer.Option("--style-layers", help=f"Default {','.join(defaults.STYLE_LAYERS)}.",
+                                                    rich_help_panel=LOSS)]
+StyleLayerWeights = Annotated[Optional[str], typer.Option("--style-layer-weights",
+                                                          help="One weight per style layer (normalised to sum 1).",
+                                                          rich_help_panel=LOSS)]
+StyleBlend = Annotated[Optional[str], typer.Option("--style-blend", help="Blend weights of several style images, "
+                                                   "e.g. 0.7,0.3.", rich_help_panel=LOSS)]
+StyleScale = Annotated[float, typer.Option("--style-scale", help="Style image size relative to the output.",
+                                           rich_help_panel=LOSS)]
+GramNorm = Annotated[str, typer.Option("--gram-norm", help="Gram normalisation: chw (default), hw or none.",
+                                       rich_help_panel=LOSS)]
+
+
+def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITERATIONS,
+                    min_iterations: int = defaults.MIN_ITERATIONS, tol: float = defaults.TOL,
+                    optimizer: str = defaults.OPTIMIZER, lr: float = defaults.ADAM_LR, init: str = defaults.INIT,
+                    seed: int = defaults.SEED, scales: str = defaults.SCALES, model: str = defaults.MODEL,
+                    weights: Path | None = None, pooling: str = defaults.POOLING,
+                    content_weight: float | None = None, style_weight: float | None = None,
+                    tv_weight: float | None = None, content_layers: str | None = None,
+                    style_layers: str | None = None, style_layer_weights: str | None = None,
+                    style_blend: str | None = None, style_scale: float = defaults.STYLE_SCALE,
+                    gram_norm: str = defaults.GRAM_NORM) -> Settings:
+    """Validate raw CLI values and build the engine's settings."""
+    if iterations <= 0:
+        raise VidstyleError(f"--iterations must be > 0, got {iterations}")
+    if size <= 0:
+        raise VidstyleError(f"--size must be > 0, got {size}")
+    if min_iterations < 0:
+        raise VidstyleError(f"--min-iterations must be >= 0, got {min_iterations}")
+    if tol < 0:
+        raise VidstyleError(f"--tol must be >= 0, got {tol}")
+    if optimizer not in defaults.OPTIMIZERS:
+        raise VidstyleError(f"--optimizer {optimizer!r}: expected lbfgs or adam")
+    if lr <= 0:
+        raise VidstyleError(f"--lr must be > 0, got {lr}")
+    if weights is not None and not Path(weights).is_file():
+        raise VidstyleError(f"--weights {weights}: no such file")
+    if init not in defaults.INITS and not Path(init).is_file():
+        raise VidstyleError(f"--init {init!r}: expected noise, content or an existing image file")
+    layer_w = parse_floats(style_layer_weights, option="--style-layer-weights") if style_layer_weights else None
+    blend = parse_floats(style_blend, option="--style-blend") if style_blend else None
+    return Settings(
+        size=size, model=model, weights=Path(weights) if weights else None, pooling=pooling,
+        content_layers=tuple(parse_csv(content_layers, option="--content-layers")) if content_layers else None,
+        style_layers=tuple(parse_csv(style_layers, option="--style-layers")) if style_layers else None,
+        style_layer_weights=tuple(layer_w) if layer_w else None,
+        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight, gram_norm=gram_norm,
+        style_blend=tuple(blend) if blend else None, style_scale=style_scale, init=init, seed=seed, scales=scales,
+        optim=OptimizerSettings(optimizer=optimizer, iterations=iterations, min_iterations=min_iterations,
+                                tol=tol, lr=lr),
+    )

@@ -1,0 +1,128 @@
+"""Rich progress displays for optimization runs and downloads, and Ctrl-C handling."""
+
+from __future__ import annotations
+
+import json
+import platform
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
+
+from vidstyle.cli.common import console
+from vidstyle.optimize import IterationInfo
+
+
+class RunProgress:
+    """One bar per optimization scale: iteration, loss terms, it/s and ETA."""
+
+    def __init__(self, label: str, *, quiet: bool = False):
+        self.label = label
+        self.quiet = quiet
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} it/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"), console=console, disable=quiet, transient=False,
+        )
+        self._task = None
+        self._scale = None
+        self._t0 = 0.0
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._progress.__exit__(*exc)
+
+    def __call__(self, info: IterationInfo) -> None:
+        if info.scale != self._scale:
+            if self._task is not None:
+                self._progress.update(self._task, total=self._progress.tasks[self._task].completed)
+            self._scale = info.scale
+            self._t0 = time.perf_counter()
+            h, w = info.size
+            desc = f"{self.label} {w}x{h}" + (f" ({info.scale + 1}/{info.scales})" if info.scales > 1 else "")
+            self._task = self._progress.add_task(desc, total=info.iterations, rate="-", losses="")
+        dt = time.perf_counter() - self._t0
+        rate = f"{info.iteration / dt:.1f}" if dt > 0 else "-"
+        losses = f"loss {info.loss:.4g} (" + ", ".join(f"{k} {v:.3g}" for k, v in info.terms.items()) + ")"
+        self._progress.update(self._task, completed=info.iteration, rate=rate, losses=losses)
+
+
+def download_progress(quiet: bool = False):
+    """A progress hook ``(done_bytes, total_bytes)`` drawing a rich download bar."""
+    state: dict = {}
+
+    def hook(done: int, total: int | None) -> None:
+        if quiet:
+            return
+        if "progress" not in state:
+            p = Progress(TextColumn("downloading weights"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                         TimeRemainingColumn(), console=console)
+            p.start()
+            state["progress"], state["task"] = p, p.add_task("download", total=total)
+        state["progress"].update(state["task"], completed=done, total=total)
+        if total is not None and done >= total:
+            state["progress"].stop()
+
+    return hook
+
+
+class StopFlag:
+    """First Ctrl-C asks the run to stop after the current iteration; a second one aborts."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+@contextmanager
+def graceful_interrupt():
+    flag = StopFlag()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+        console.print("[yellow]stopping after this iteration (Ctrl-C again to abort)[/]")
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not in the main thread (e.g. under a test runner's worker)
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Atomic JSON write (temp file, then rename)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, indent=1, default=str)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def environment() -> dict:
+    import torch
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
+            "threads": torch.get_num_threads()}
