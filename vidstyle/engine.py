@@ -225,11 +225,14 @@ def scaled_hw(hw: tuple[int, int], long_side: int) -> tuple[int, int]:
     return max(1, round(h * k)), max(1, round(w * k))
 
 
-def check_size(hw: tuple[int, int], layers: Sequence[str]) -> None:
+def check_size(hw: tuple[int, int], layers: Sequence[str], *, aspect_of: tuple[int, int] | None = None) -> None:
+    """Raise if ``hw`` is too small for ``layers``; the message gives the minimum ``--size``
+    for the aspect ratio of ``aspect_of`` (the source image), else of ``hw``."""
     need = min_size(layers)
     if min(hw) < need:
         deepest = max(layers, key=layer_index)
-        long_needed = math.ceil(need * max(hw) / min(hw))
+        ref = aspect_of or hw
+        long_needed = math.ceil(need * max(ref) / min(ref))
         raise VidstyleError(f"image size {hw[1]}x{hw[0]} is too small for layer {deepest}: "
                             f"its short side must be >= {need} px (--size >= {long_needed} for this aspect ratio)")
 
@@ -297,11 +300,15 @@ def initial_image(init: str | torch.Tensor, hw: tuple[int, int], *, content: tor
 TermsFactory = Callable[[tuple[int, int]], list[Term]]
 
 
-def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, int], settings: Settings, *,
+def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, int], settings: Settings,
+               layers: Sequence[str], *,
                content: torch.Tensor | None = None, init: str | torch.Tensor | None = None,
                callback: Callable[[IterationInfo], None] | None = None, device=None,
                should_stop: Callable[[], bool] | None = None, notes: list[str] | None = None) -> RunResult:
-    """Optimize coarse to fine: each scale starts from the upsampled result of the one before."""
+    """Optimize coarse to fine: each scale starts from the upsampled result of the one before.
+
+    ``layers`` are the deepest layers the terms read; scales too small for them are skipped.
+    """
     start = time.perf_counter()
     sizes = [scaled_hw(final_hw, s) for s in parse_scales(settings.scales, max(final_hw))]
     sizes[-1] = tuple(final_hw)
@@ -311,15 +318,13 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
     total_iters = 0
     result: OptimizeResult | None = None
     for i, hw in enumerate(sizes):
-        terms = make_terms(hw)
-        objective = Objective(net, terms)
-        if objective.layers:
-            try:
-                check_size(hw, objective.layers)
-            except VidstyleError:
-                if i < len(sizes) - 1:  # a too-small coarse scale is skipped, not an error
-                    continue
-                raise
+        try:  # before the terms: their targets need a forward pass at this size
+            check_size(hw, layers)
+        except VidstyleError:
+            if i < len(sizes) - 1:  # a too-small coarse scale is skipped, not an error
+                continue
+            raise
+        objective = Objective(net, make_terms(hw))
         x0 = initial_image(init if init is not None else settings.init, hw, content=content,
                            seed=settings.seed, device=device) if x is None else _resize(x, hw)
         result = optimize(objective, x0, settings.optim, callback=callback, scale=i, scales=len(sizes),
@@ -382,13 +387,23 @@ def needed_layers(settings: Settings, *, content: bool = True, style: bool = Tru
 
 
 def stylize_terms(net: VGGFeatures, settings: Settings, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                  hw: tuple[int, int], device=None) -> list[Term]:
-    """Content + style + TV terms for one scale of a style-transfer run."""
+                  hw: tuple[int, int], device=None, style_cache: dict | None = None) -> list[Term]:
+    """Content + style + TV terms for one scale of a style-transfer run.
+
+    ``style_cache`` (a dict the caller keeps) memoizes the Gram targets per
+    style size, so a video or a sweep computes them once, not once per frame.
+    """
     s = settings
     c = _resize(content.to(device), hw)
     terms: list[Term] = [ContentTerm(content_targets(net, c, s.content_layers), s.content_weight)]
-    grams = style_targets(net, styles, s.style_layers, long_side=max(1, round(max(hw) * s.style_scale)),
-                          blend=s.style_blend, norm=s.gram_norm, device=device)
+    long_side = max(1, round(max(hw) * s.style_scale))
+    key = (long_side, s.style_layers, s.style_blend, s.gram_norm)
+    grams = style_cache.get(key) if style_cache is not None else None
+    if grams is None:
+        grams = style_targets(net, styles, s.style_layers, long_side=long_side,
+                              blend=s.style_blend, norm=s.gram_norm, device=device)
+        if style_cache is not None:
+            style_cache[key] = grams
     terms.append(StyleTerm(grams, layer_weights(s.style_layers, s.style_layer_weights), s.style_weight, s.gram_norm))
     terms.append(TVTerm(s.tv_weight))
     return terms
@@ -403,26 +418,29 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
                   callback: Callable[[IterationInfo], None] | None = None,
                   extra_terms: Callable[[tuple[int, int]], list[Term]] | None = None,
                   init: str | torch.Tensor | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> RunResult:
+                  should_stop: Callable[[], bool] | None = None,
+                  style_cache: dict | None = None) -> RunResult:
     """Style transfer (Gatys et al. 2016): ``content`` painted in the style of ``styles``.
 
     ``content`` and each style are ``(1, 3, H, W)`` RGB in [0, 1]; the result has
     long side ``settings.size``. ``extra_terms(hw)`` adds terms (e.g. temporal)
-    per scale; ``init`` overrides ``settings.init`` (an image tensor is resized).
+    per scale; ``init`` overrides ``settings.init`` (an image tensor is resized);
+    ``style_cache`` is kept by callers that run many frames with the same styles.
     """
     if not styles:
         raise VidstyleError("at least one style image is needed")
     settings, notes = resolve(settings)
     hw = content_hw(content, settings.size)
+    check_size(hw, needed_layers(settings), aspect_of=tuple(content.shape[-2:]))
     if net is None:
         net = load_network(settings, needed_layers(settings), device=device)
 
     def make_terms(scale_hw):
-        terms = stylize_terms(net, settings, content, styles, scale_hw, device)
+        terms = stylize_terms(net, settings, content, styles, scale_hw, device, style_cache)
         return terms + (extra_terms(scale_hw) if extra_terms else [])
 
-    return run_scales(net, make_terms, hw, settings, content=content.to(device), init=init, callback=callback,
-                      device=device, should_stop=should_stop, notes=notes)
+    return run_scales(net, make_terms, hw, settings, needed_layers(settings), content=content.to(device),
+                      init=init, callback=callback, device=device, should_stop=should_stop, notes=notes)
 
 
 def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] = defaults.RECONSTRUCT_LAYERS,
@@ -445,7 +463,7 @@ def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] = defaults
         c = _resize(content.to(device), scale_hw)
         return [ContentTerm(content_targets(net, c, list(layers)), 1.0), TVTerm(tv)]
 
-    return run_scales(net, make_terms, hw, settings, content=content.to(device), callback=callback,
+    return run_scales(net, make_terms, hw, settings, list(layers), content=content.to(device), callback=callback,
                       device=device, notes=notes)
 
 
@@ -472,5 +490,6 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], *, size: tu
                               blend=settings.style_blend, norm=settings.gram_norm, device=device)
         return [StyleTerm(grams, lw, 1.0, settings.gram_norm)]
 
-    return run_scales(net, make_terms, tuple(size), settings, callback=callback, device=device, notes=notes)
+    return run_scales(net, make_terms, tuple(size), settings, list(layers), callback=callback, device=device,
+                      notes=notes)
 

@@ -118,7 +118,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
         else:
             adam.zero_grad(set_to_none=True)
             total, terms_t = loss_fn(x)
-            loss = float(total)
+            loss = float(total.detach())
             if math.isfinite(loss):
                 total.backward()
                 adam.step()
@@ -126,7 +126,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
                     x.clamp_(0.0, 1.0)
             else:
                 finite = False
-            terms = {k: float(v) for k, v in terms_t.items()}
+            terms = {k: float(v.detach()) for k, v in terms_t.items()}
         if not finite:
             stop_reason = f"non-finite loss at iteration {iteration}; kept the last finite image"
             iteration -= 1
