@@ -12,8 +12,10 @@ r^2 and Gram-based style losses (fourth power) by r^4.
   once its conventions are mapped onto ours (image in [0, 1], TV on [0, 1]
   pixels, per-layer style weights that sum to 1).
 * ``torchvision`` weights are derived from the Caffe ones by r = 255 (content
-  x r^-2, style x r^-4); the same balance as the PyTorch tutorial's
-  content 1 / style 1e6 for CHW-normalised Grams (ratio within 2x of ours).
+  x r^2, style x r^4), which lifts each feature term back to the Caffe
+  magnitudes, so the pixel-space weights (TV, temporal) are shared by both.
+  The style/content ratio, 2.2e6, is within 2x of the PyTorch tutorial's
+  content 1 / style 1e6 for CHW-normalised Grams.
 
 Gram normalisation ``hw`` multiplies a layer's Gram by C and ``none`` by C*H*W,
 so their default style weights are divided by 256^2 and (256*64*64)^2, the
@@ -89,14 +91,15 @@ def loss_weights(model: str, gram_norm: str = GRAM_NORM) -> LossWeights:
     return w
 
 
-def temporal_weight(model: str) -> float:
-    """Default lambda_t for the video temporal loss, on pixels in [0, 1].
-
-    Ruder et al.'s 1e3 multiplies a mean over 0..255 pixels, i.e. 255^2 more
-    per unit of our [0, 1] pixels; expressed relative to our content weight.
-    Refined by the video pipeline's measurements (see README).
-    """
-    return loss_weights(model).content * 2e3 if model == "caffe" else loss_weights(model).content * 2e3 / _R**2
+def temporal_weight(model: str, gram_norm: str = GRAM_NORM) -> float:
+    """Default lambda_t of the video temporal loss (pixels in [0, 1]); see the "# Video" section."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}")
+    if gram_norm not in GRAM_NORMS:
+        raise ValueError(f"unknown gram norm {gram_norm!r}")
+    # The temporal loss reads pixels, not features, so it needs no per-model factor:
+    # each model's content/style weights already give its terms the caffe magnitudes.
+    return TEMPORAL_PER_CONTENT * _CAFFE_CHW.content
 
 # Spatial and colour control (vidstyle.spatial, vidstyle.color), experiment sweeps (vidstyle.sweep).
 MASK_MODES = ("guided", "blend")
@@ -114,3 +117,27 @@ SWEEP_ITERATIONS = (50, 100, 200)
 SWEEP_WEIGHT_FACTORS = (0.1, 1.0, 10.0)  # x the default weight when no --values are given
 SWEEP_DIFF_GAIN = 4.0  # amplification of |seed a - seed b| difference images
 SWEEP_CELL = 128  # long side of a contact-sheet cell, px (cells are shrunk to it, never enlarged)
+
+# Video (vidstyle.video.pipeline, vidstyle.video.evaluate; README "Video" has the derivations).
+# Ruder et al. 2016: lambda_t = 1e3 on a mean over Caffe pixels in 0..255 with content weight 5,
+# i.e. 1e3 * 255^2 / 5 = 1.3e7 per unit of content weight on our [0, 1] pixels; measured on
+# Sintel (README), E_temp stops falling above about a tenth of that, which is the default.
+TEMPORAL_PER_CONTENT = 1.3e7
+VIDEO_INITS = ("prev-warped", "prev", "content", "noise")
+VIDEO_INIT = "prev-warped"  # occluded areas taken from the content frame
+VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
+FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
+FRAME_ITERATIONS = 150  # later frames start from the warped previous result and need far fewer
+VIDEO_SCALES = "none"  # later frames start near the answer; coarse-to-fine only costs time
+LONG_TERM = (1,)  # earlier frames used by the temporal loss; Ruder et al.'s long-term set is 1,2,4
+PASSES = 1
+MULTIPASS_BLEND = 0.5  # delta of Ruder et al. 2018: weight of the warped neighbour in a pass's init
+MULTIPASS_TEMPORAL_FROM = 2  # the temporal loss is on from this pass (1-based) when --passes > 1
+SHOT_THRESHOLD = 0.2  # a frame with less than this reliable fraction starts a new shot
+FLOW_METHOD = "deepflow"
+FLOW_AHEAD = 2  # frames whose flow the background worker may compute ahead of the stylizer
+VIDEO_CODEC = "libx264"
+VIDEO_CRF = 18
+PREVIEW_SIZE = 256  # --preview N: long side and iteration budgets are cut to these
+PREVIEW_FIRST_ITERATIONS = 100
+PREVIEW_ITERATIONS = 40
