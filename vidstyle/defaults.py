@@ -117,6 +117,8 @@ SWEEP_ITERATIONS = (50, 100, 200)
 SWEEP_WEIGHT_FACTORS = (0.1, 1.0, 10.0)  # x the default weight when no --values are given
 SWEEP_DIFF_GAIN = 4.0  # amplification of |seed a - seed b| difference images
 SWEEP_CELL = 128  # long side of a contact-sheet cell, px (cells are shrunk to it, never enlarged)
+SWEEP_SIZE = 256  # default --size of sweep runs (many runs: smaller than a single image's)
+SWEEP_CONTENT_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # Gatys et al. 2016, fig. 1
 
 # Video (vidstyle.video.pipeline, vidstyle.video.evaluate; README "Video" has the derivations).
 # Ruder et al. 2016: lambda_t = 1e3 on a mean over Caffe pixels in 0..255 with content weight 5,
@@ -128,7 +130,7 @@ VIDEO_INIT = "prev-warped"  # occluded areas taken from the content frame
 VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
 FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
 FRAME_ITERATIONS = 150  # later frames start from the warped previous result and need far fewer
-VIDEO_SCALES = "none"  # later frames start near the answer; coarse-to-fine only costs time
+VIDEO_SCALES = "auto"  # frame 0 and new shots only: later frames start near the answer, at full size
 LONG_TERM = (1,)  # earlier frames used by the temporal loss; Ruder et al.'s long-term set is 1,2,4
 PASSES = 1
 MULTIPASS_BLEND = 0.5  # delta of Ruder et al. 2018: weight of the warped neighbour in a pass's init
@@ -141,3 +143,9 @@ VIDEO_CRF = 18
 PREVIEW_SIZE = 256  # --preview N: long side and iteration budgets are cut to these
 PREVIEW_FIRST_ITERATIONS = 100
 PREVIEW_ITERATIONS = 40
+
+# Flow (`vidstyle flow`, the flow/ package). The method default is FLOW_METHOD above.
+FLOW_METHODS = ("deepflow", "dis", "spynet", "raft")
+DIS_PRESET = "medium"  # ultrafast | fast | medium
+SPYNET_MODEL = "sintel-final"  # public SPyNet weights used when --flow-weights is not given
+FLOW_CACHE_SUBDIR = "vidstyle/flow"  # under $XDG_CACHE_HOME (default ~/.cache)

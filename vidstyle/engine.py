@@ -83,14 +83,18 @@ class TVTerm:
 class Objective:
     """Sum of weighted terms, with one forward pass through the (truncated) network."""
 
-    def __init__(self, net: VGGFeatures, terms: Sequence[Term]):
+    def __init__(self, net: VGGFeatures, terms: Sequence[Term],
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.net = net
+        self.transform = transform  # maps the free pixels to the image the terms see (e.g. a masked blend)
         self.terms = [t for t in terms if t.weight != 0]
         if not self.terms:
             raise VidstyleError("nothing to optimize: every loss weight is 0")
         self.layers = sorted({layer for t in self.terms for layer in t.layers}, key=layer_index)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.transform is not None:
+            x = self.transform(x)
         feats = self.net(x, self.layers) if self.layers else {}
         parts = {t.name: t.weight * t(x, feats) for t in self.terms}
         return sum(parts.values()), parts
@@ -298,14 +302,20 @@ def initial_image(init: str | torch.Tensor, hw: tuple[int, int], *, content: tor
 
 
 TermsFactory = Callable[[tuple[int, int]], list[Term]]
+# Per scale (H, W): a map from the optimized pixels to the image the terms see and the run returns, or None.
+TransformFactory = Callable[[tuple[int, int]], Callable[[torch.Tensor], torch.Tensor] | None]
 
 
 def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, int], settings: Settings,
                layers: Sequence[str], *,
                content: torch.Tensor | None = None, init: str | torch.Tensor | None = None,
                callback: Callable[[IterationInfo], None] | None = None, device=None,
-               should_stop: Callable[[], bool] | None = None, notes: list[str] | None = None) -> RunResult:
+               should_stop: Callable[[], bool] | None = None, notes: list[str] | None = None,
+               transform: TransformFactory | None = None) -> RunResult:
     """Optimize coarse to fine: each scale starts from the upsampled result of the one before.
+
+    ``transform(hw)`` (optional) reparametrises a scale: the terms see, and the
+    run returns, ``transform(hw)(x)`` instead of the optimized pixels ``x``.
 
     ``layers`` are the deepest layers the terms read; scales too small for them are skipped.
     """
@@ -317,6 +327,7 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
     per_scale: list[dict] = []
     total_iters = 0
     result: OptimizeResult | None = None
+    t = None
     for i, hw in enumerate(sizes):
         try:  # before the terms: their targets need a forward pass at this size
             check_size(hw, layers)
@@ -324,7 +335,8 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
             if i < len(sizes) - 1:  # a too-small coarse scale is skipped, not an error
                 continue
             raise
-        objective = Objective(net, make_terms(hw))
+        t = transform(hw) if transform is not None else None
+        objective = Objective(net, make_terms(hw), t)
         x0 = initial_image(init if init is not None else settings.init, hw, content=content,
                            seed=settings.seed, device=device) if x is None else _resize(x, hw)
         result = optimize(objective, x0, settings.optim, callback=callback, scale=i, scales=len(sizes),
@@ -337,6 +349,9 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
         if not result.finite or (should_stop is not None and should_stop()):
             break
     assert result is not None
+    if t is not None:
+        with torch.no_grad():
+            x = t(x).clamp(0, 1)
     return RunResult(image=x, iterations=total_iters, stop_reason=result.stop_reason, loss=result.loss,
                      terms=result.terms, seconds=time.perf_counter() - start, scales=per_scale, history=history,
                      settings=settings.to_dict(), notes=list(notes or []), finite=result.finite)
@@ -387,15 +402,19 @@ def needed_layers(settings: Settings, *, content: bool = True, style: bool = Tru
 
 
 def stylize_terms(net: VGGFeatures, settings: Settings, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                  hw: tuple[int, int], device=None, style_cache: dict | None = None) -> list[Term]:
+                  hw: tuple[int, int], device=None, style_cache: dict | None = None,
+                  style_term: Callable[[tuple[int, int]], Term] | None = None) -> list[Term]:
     """Content + style + TV terms for one scale of a style-transfer run.
 
     ``style_cache`` (a dict the caller keeps) memoizes the Gram targets per
     style size, so a video or a sweep computes them once, not once per frame.
+    ``style_term(hw)`` replaces the plain style term (e.g. guided Grams per region).
     """
     s = settings
     c = _resize(content.to(device), hw)
     terms: list[Term] = [ContentTerm(content_targets(net, c, s.content_layers), s.content_weight)]
+    if style_term is not None:
+        return terms + [style_term(hw), TVTerm(s.tv_weight)]
     long_side = max(1, round(max(hw) * s.style_scale))
     key = (long_side, s.style_layers, s.style_blend, s.gram_norm)
     grams = style_cache.get(key) if style_cache is not None else None
@@ -419,15 +438,20 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
                   extra_terms: Callable[[tuple[int, int]], list[Term]] | None = None,
                   init: str | torch.Tensor | None = None,
                   should_stop: Callable[[], bool] | None = None,
-                  style_cache: dict | None = None) -> RunResult:
+                  style_cache: dict | None = None,
+                  style_term: Callable[[tuple[int, int]], Term] | None = None,
+                  transform: TransformFactory | None = None) -> RunResult:
     """Style transfer (Gatys et al. 2016): ``content`` painted in the style of ``styles``.
 
     ``content`` and each style are ``(1, 3, H, W)`` RGB in [0, 1]; the result has
     long side ``settings.size``. ``extra_terms(hw)`` adds terms (e.g. temporal)
     per scale; ``init`` overrides ``settings.init`` (an image tensor is resized);
     ``style_cache`` is kept by callers that run many frames with the same styles.
+    ``style_term(hw)`` replaces the plain style term (``styles`` may then be
+    empty) and ``transform(hw)`` reparametrises the pixels (see :func:`run_scales`);
+    :mod:`vidstyle.spatial` builds both for masks and regions.
     """
-    if not styles:
+    if not styles and style_term is None:
         raise VidstyleError("at least one style image is needed")
     settings, notes = resolve(settings)
     hw = content_hw(content, settings.size)
@@ -436,11 +460,12 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
         net = load_network(settings, needed_layers(settings), device=device)
 
     def make_terms(scale_hw):
-        terms = stylize_terms(net, settings, content, styles, scale_hw, device, style_cache)
+        terms = stylize_terms(net, settings, content, styles, scale_hw, device, style_cache, style_term)
         return terms + (extra_terms(scale_hw) if extra_terms else [])
 
     return run_scales(net, make_terms, hw, settings, needed_layers(settings), content=content.to(device),
-                      init=init, callback=callback, device=device, should_stop=should_stop, notes=notes)
+                      init=init, callback=callback, device=device, should_stop=should_stop, notes=notes,
+                      transform=transform)
 
 
 def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] = defaults.RECONSTRUCT_LAYERS,

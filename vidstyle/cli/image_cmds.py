@@ -16,6 +16,7 @@ from vidstyle.engine import (RunResult, Settings, load_network, needed_layers, r
                              stylize_image, synthesize_texture)
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import load_image, save_image, to_uint8
+from vidstyle.spatial import load_controls
 
 
 def network_for(settings: Settings, layers: list[str], device, quiet: bool):
@@ -47,8 +48,8 @@ def register(app: typer.Typer) -> None:
     @app.command("image")
     def image_cmd(
         content: Annotated[Path, typer.Argument(help="Content image.")],
-        styles: Annotated[list[Path], typer.Argument(help="One or more style images.")],
         output: o.Output,
+        styles: Annotated[Optional[list[Path]], typer.Argument(help="One or more style images.")] = None,
         size: o.Size = defaults.SIZE,
         content_weight: o.ContentWeight = None,
         style_weight: o.StyleWeight = None,
@@ -71,6 +72,12 @@ def register(app: typer.Typer) -> None:
         model: o.Model = defaults.MODEL,
         weights: o.Weights = None,
         pooling: o.Pooling = defaults.POOLING,
+        style_spec: o.StyleSpec = None,
+        mask: o.Mask = None,
+        mask_mode: o.MaskMode = defaults.MASK_MODE,
+        guide: o.Guide = defaults.GUIDE,
+        colors: o.Colors = defaults.COLORS,
+        match: o.ColorMatch = defaults.COLOR_MATCH,
         log: o.Log = None,
         overwrite: o.Overwrite = False,
         quiet: o.Quiet = False,
@@ -85,17 +92,26 @@ def register(app: typer.Typer) -> None:
                 style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm)
             _check_outputs(output, log, overwrite)
             content_img = load_image(content, what="content image")
-            style_imgs = [load_image(s, what="style image") for s in styles]
+            style_imgs = [load_image(s, what="style image") for s in styles or []]
+            # Spatial and colour control (vidstyle.spatial): masks, regions, --colors; warnings are not errors.
+            controls = load_controls(content_img, style_imgs, style_specs=style_spec or [], mask=mask,
+                                     mask_mode=mask_mode, guide=guide, colors=colors, color_match=match,
+                                     style_blend=settings.style_blend)
+            for note in controls.notes:
+                console.print(f"[yellow]warning:[/] {note}")
             dev = resolve_device(device)
             settings, notes = resolve(settings)
             for note in notes:
                 console.print(f"[dim]{note}[/]")
             net = network_for(settings, needed_layers(settings), dev, quiet)
             with graceful_interrupt() as stop, RunProgress("stylize", quiet=quiet) as bar:
-                result = stylize_image(content_img, style_imgs, settings=settings, device=dev, net=net,
-                                       callback=bar, should_stop=stop)
+                result = stylize_image(controls.content, controls.styles, settings=settings, device=dev, net=net,
+                                       callback=bar, should_stop=stop, **controls.engine_hooks(net, settings, dev))
+            result.image = controls.postprocess(result.image)
             finish(result, output, log=log, command="image",
-                   extra={"content": str(content), "styles": [str(s) for s in styles], "device": str(dev)})
+                   extra={"content": str(content), "styles": [str(s) for s in styles or []] + list(style_spec or []),
+                          "mask": str(mask) if mask else None, "mask_mode": mask_mode, "guide": guide,
+                          "colors": colors, "match": match, "device": str(dev)})
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
 

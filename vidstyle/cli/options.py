@@ -113,3 +113,27 @@ def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITE
         optim=OptimizerSettings(optimizer=optimizer, iterations=iterations, min_iterations=min_iterations,
                                 tol=tol, lr=lr),
     )
+
+
+# ------------------------------------------------- spatial and colour control (vidstyle.spatial, vidstyle.color)
+SPATIAL = "Spatial and colour control"
+
+StyleSpec = Annotated[Optional[list[str]], typer.Option(
+    "--style", help="Style image, or STYLE:MASK for a region styled only where MASK is white; repeat for "
+    "several regions (guided mode).", rich_help_panel=SPATIAL)]
+Mask = Annotated[Optional[Path], typer.Option(
+    "--mask", help="Style only where this mask is white, keep the content elsewhere. A mask of another size "
+    "but the same aspect ratio is resized (with a warning); another aspect ratio is refused.",
+    rich_help_panel=SPATIAL)]
+MaskMode = Annotated[str, typer.Option(
+    "--mask-mode", help="guided (Gatys et al. 2017 guided Gram matrices) or blend (composite stylized and "
+    "content by the mask at every step).", rich_help_panel=SPATIAL)]
+Guide = Annotated[str, typer.Option(
+    "--guide", help="Mask-to-layer downsampling for guided mode: simple (resize), inside (receptive field wholly "
+    "inside the region) or all (touching it).", rich_help_panel=SPATIAL)]
+Colors = Annotated[str, typer.Option(
+    "--colors", help="style (keep the style's colours), original (content's colours by a luminance swap after "
+    "optimization), luminance (luminance-only transfer) or match (recolour the style to the content first).",
+    rich_help_panel=SPATIAL)]
+ColorMatch = Annotated[str, typer.Option(
+    "--match", help="Colour matching for --colors match: pca, chol or sym.", rich_help_panel=SPATIAL)]
