@@ -188,36 +188,39 @@ def run_ours(content, style, size: int, target: float, max_iterations: int) -> d
             "scales": [s["size"] for s in result.scales], "net": net, "settings": settings}
 
 
-def per_eval_time(net, settings, content, style, evaluations: int) -> float:
-    """Seconds per loss+gradient evaluation of our objective at the final size (no optimizer)."""
+def per_eval_times(net, settings, ref_net, content, style, ref, weights, rounds: int) -> tuple[float, float]:
+    """Seconds per loss+gradient evaluation at the final size (no optimizer), ours and the reference.
+
+    The two are timed in alternating rounds and the fastest round of each is kept,
+    so a busy machine slows both alike instead of whichever ran second.
+    """
     terms = stylize_terms(net, settings, content, [style], tuple(content.shape[-2:]))
     objective = Objective(net, terms)
     x = content.clone().requires_grad_(True)
-    for _ in range(2):  # warm-up
-        total, _ = objective(x)
-        torch.autograd.grad(total, x)
-    start = time.perf_counter()
-    for _ in range(evaluations):
-        total, _ = objective(x)
-        torch.autograd.grad(total, x)
-    return (time.perf_counter() - start) / evaluations
 
+    def ours():
+        torch.autograd.grad(objective(x)[0], x)
 
-def ref_per_eval_time(net, content, ref, weights, evaluations: int) -> float:
-    x = content.clone().requires_grad_(True)
-    for _ in range(2):
-        torch.autograd.grad(textbook_loss(net, x, ref["content_t"], ref["style_t"], weights), x)
-    start = time.perf_counter()
-    for _ in range(evaluations):
-        torch.autograd.grad(textbook_loss(net, x, ref["content_t"], ref["style_t"], weights), x)
-    return (time.perf_counter() - start) / evaluations
+    def reference():
+        torch.autograd.grad(textbook_loss(ref_net, x, ref["content_t"], ref["style_t"], weights), x)
+
+    best = {ours: float("inf"), reference: float("inf")}
+    for fn in best:  # warm-up
+        fn(), fn()
+    for _ in range(rounds):
+        for fn in best:
+            start = time.perf_counter()
+            for _ in range(3):
+                fn()
+            best[fn] = min(best[fn], (time.perf_counter() - start) / 3)
+    return best[ours], best[reference]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,512")
     parser.add_argument("--ref-iterations", type=int, default=300)
-    parser.add_argument("--evals", type=int, default=20, help="evaluations timed for the per-iteration ratio")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds of 3 evaluations timed for (a)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if not WEIGHTS.exists():
@@ -238,8 +241,8 @@ def main() -> None:
         with torch.no_grad():
             ours_at_content = float(Objective(ours["net"], terms)(content)[0])
             ref_at_content = float(textbook_loss(ref_net, content, ref["content_t"], ref["style_t"], weights))
-        t_ours = per_eval_time(ours["net"], ours["settings"], content, style, args.evals)
-        t_ref = ref_per_eval_time(ref_net, content, ref, weights, args.evals)
+        t_ours, t_ref = per_eval_times(ours["net"], ours["settings"], ref_net, content, style, ref, weights,
+                                       args.rounds)
         row = {
             "size": f"{w}x{h}",
             "objective_agreement": ours_at_content / ref_at_content,

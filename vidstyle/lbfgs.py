@@ -44,6 +44,9 @@ class LBFGS:
         self.evaluations = 1
         self.backtracks = 0
         self.stuck_nonfinite = False  # the last line search met only non-finite losses
+        # Line searches in a row that found no decrease, even along the plain gradient
+        # after the memory was dropped: at a minimum to float precision.
+        self.failed_searches = 0
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.bounds is None else x.clamp_(*self.bounds)
@@ -82,6 +85,7 @@ class LBFGS:
             d = self._free(self._direction())
             gtd = float(torch.dot(self.grad, d))
         if gtd == 0.0:  # every free coordinate has zero gradient: a stationary point
+            self.failed_searches += 1
             return self.loss
         t = 1.0
         finite_seen = False
@@ -99,7 +103,9 @@ class LBFGS:
             # No acceptable point along d: drop the memory and report no progress.
             self.s.clear(), self.y.clear(), self.rho.clear()
             self.stuck_nonfinite = not finite_seen
+            self.failed_searches += 1
             return self.loss
+        self.failed_searches = 0
         s = x_new - self.x
         y = grad - self.grad
         ys = float(torch.dot(y, s))

@@ -115,6 +115,11 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
             terms = solver.extras
             if solver.stuck_nonfinite:
                 finite = False
+            elif solver.failed_searches >= 2:  # once with memory, once along the plain gradient
+                stop_reason = (f"converged at iteration {iteration}: no decrease along the gradient "
+                               "(a minimum to float precision)")
+                iteration -= 1  # this one moved nothing
+                break
         else:
             adam.zero_grad(set_to_none=True)
             total, terms_t = loss_fn(x)
