@@ -24,7 +24,7 @@ class RunProgress:
         self.label = label
         self.quiet = quiet
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]} it/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             TextColumn("{task.fields[losses]}"), console=console, disable=quiet, transient=False,
         )
