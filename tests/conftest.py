@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -35,3 +36,14 @@ def sintel_video() -> Path:
 @pytest.fixture(scope="session")
 def styles_dir() -> Path:
     return _need(STYLES)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tests run torch on one thread: with two threads on two cores shared with anything else,
+    OpenMP barriers made small forward/backward passes up to 15x slower on the build machine;
+    one thread keeps the suite's time predictable. (The CLI keeps torch's default.)"""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,153 @@
+"""`vidstyle video` and `vidstyle evaluate` through the CLI: a tiny run, its log, and every bad input."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import av
+import pytest
+from typer.testing import CliRunner
+
+from vidstyle.cli import app
+from vidstyle.video.decode import iter_frames
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: on a busy 2-core machine two OpenMP threads run these tiny frames ~15x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def style(styles_dir) -> Path:
+    return sorted(styles_dir.glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory, clipgen) -> Path:
+    return clipgen.make_clip(tmp_path_factory.mktemp("cli") / "clip.mp4", frames=3, width=96, height=54)
+
+
+def _fast(weights: Path) -> list[str]:
+    return ["--size", "64", "--method", "dis", "--weights", str(weights), "--model", "caffe", "--first-iterations",
+            "3", "--iterations", "2", "--min-iterations", "0", "--scales", "none", "--device", "cpu", "-q"]
+
+
+def _one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    text = result.output.strip().splitlines()[-1]  # notes (e.g. shallow weights) may come before it
+    assert text.startswith("error:") and "Traceback" not in result.output, result.output
+    for w in words:
+        assert w in text, text
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, small_clip, style, vgg_weights):
+    out = tmp_path_factory.mktemp("run") / "out.mkv"
+    log = out.with_name("run.json")
+    res = runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(out), "--codec", "ffv1",
+                              "--log", str(log), *_fast(vgg_weights)])
+    return res, out, log
+
+
+def test_video_command_writes_video_log_and_evaluate_agrees(cli_run, small_clip):
+    res, out, log = cli_run
+    assert res.exit_code == 0, res.output
+    assert "wrote" in res.output and "s/frame" in res.output and "flow cache" in res.output
+    assert len(list(iter_frames(out))) == 3
+    data = json.loads(log.read_text())
+    assert data["frames"] == 3 and data["stylized"] == 3 and data["temporal"]["e_temp"] > 0
+    assert len(data["frame_reports"]) == 3 and data["settings"]["settings"]["method"] == "dis"
+    ev = runner.invoke(app, ["evaluate", str(out), "--source", str(small_clip), "--method", "dis", "--device", "cpu"])
+    assert ev.exit_code == 0, ev.output
+    e_temp = float(ev.stdout.split("E_temp")[1].split()[0])
+    assert e_temp == pytest.approx(data["temporal"]["e_temp"], rel=1e-4)  # ffv1 is lossless: same frames
+    assert "flash" in ev.stdout
+
+
+def test_existing_output_and_changed_settings_are_refused(cli_run, small_clip, style, vgg_weights):
+    _, out, _ = cli_run
+    res = runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(out), "--codec", "ffv1",
+                              *_fast(vgg_weights)])
+    _one_line_error(res, "already exists", "-y")
+    args = _fast(vgg_weights)
+    args[args.index("--iterations") + 1] = "4"
+    res = runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(out), "--codec", "ffv1", "-y", *args])
+    _one_line_error(res, "other settings", "iterations (2 -> 4)", "--restart")
+
+
+def test_default_output_name_beside_the_input(tmp_path, small_clip, style, vgg_weights):
+    clip = tmp_path / "walk.mp4"
+    clip.write_bytes(small_clip.read_bytes())
+    res = runner.invoke(app, ["video", str(clip), str(style), "--max-frames", "2", *_fast(vgg_weights)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / f"walk.{style.stem}.mp4").is_file()
+
+
+def test_not_a_video_zero_frames_and_audio_only(tmp_path, clipgen, style):
+    text = tmp_path / "notes.mp4"
+    text.write_text("hello, not a video")
+    _one_line_error(runner.invoke(app, ["video", str(text), str(style), "-q"]), "not a video")
+    empty = tmp_path / "empty.mp4"  # a video stream with zero frames
+    with av.open(str(empty), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        c.start_encoding()
+    _one_line_error(runner.invoke(app, ["video", str(empty), str(style), "-q"]), "no video")
+    tone = clipgen.write_tone(tmp_path / "tone.m4a", 0.5)
+    _one_line_error(runner.invoke(app, ["video", str(tone), str(style), "-q"]), "audio only")
+
+
+def test_bad_output_paths(tmp_path, small_clip, style):
+    _one_line_error(runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(tmp_path / "o.xyz"), "-q"]),
+                    "unsupported video extension")
+    _one_line_error(runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(tmp_path / "no" / "o.mp4"),
+                                        "-q"]), "does not exist")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as root: a read-only folder is still writable")
+        _one_line_error(runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(locked / "o.mp4"), "-q"]),
+                        "not writable")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_corrupt_part_way_stylizes_what_decodes(tmp_path, clipgen, style, vgg_weights):
+    clip = clipgen.make_clip(tmp_path / "good.mp4", frames=20, width=96, height=64, audio=None,
+                             options={"movflags": "+faststart"})
+    data = clip.read_bytes()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(data[: int(len(data) * 0.6)])
+    out = tmp_path / "broken.out.mp4"
+    res = runner.invoke(app, ["video", str(broken), str(style), "-o", str(out), *_fast(vgg_weights)])
+    _one_line_error(res, "frames", str(out))
+    n = len(list(iter_frames(out)))
+    assert 1 <= n < 20 and f"stylized the {n} frames" in res.output
+    assert len(list((tmp_path / "broken.out.mp4.work" / "pass1").glob("*.png"))) == n  # finished frames kept
+
+
+def test_disk_full_is_a_clear_error_and_keeps_the_work_dir(tmp_path, small_clip, style, vgg_weights, monkeypatch):
+    from PIL import Image
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    out = tmp_path / "o.mp4"
+    res = runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(out), *_fast(vgg_weights)])
+    _one_line_error(res, "No space left on device")
+    assert not out.exists() and (tmp_path / "o.mp4.work" / "manifest.json").is_file()

@@ -1,0 +1,275 @@
+"""``vidstyle video`` (temporally consistent video style transfer) and ``vidstyle evaluate`` (E_temp)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from vidstyle import defaults
+from vidstyle.cli import options as o
+from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, parse_csv, resolve_device
+from vidstyle.cli.progress import environment, graceful_interrupt, write_json
+from vidstyle.errors import VidstyleError
+from vidstyle.optimize import IterationInfo
+
+VIDEO = "Video options"
+
+
+class VideoProgress:
+    """Rich display of a video run: frames done/total, s/frame, ETA, the current frame's loss and last stop reason."""
+
+    def __init__(self, *, quiet: bool = False):
+        self.quiet = quiet
+        self._p = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("{task.fields[now]}"), console=console, disable=quiet, transient=False)
+        self._task = None
+        self._passes = 1
+        self._frames = None
+        self._t0 = 0.0
+        self._done = 0
+        self._current = ""
+        self._last = ""
+
+    def __enter__(self):
+        self._p.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._p.__exit__(*exc)
+
+    def start(self, *, frames, passes, size, resumed):
+        self._passes, self._frames = passes, frames
+        total = frames * passes if frames else None
+        self._t0 = time.perf_counter()
+        self._task = self._p.add_task(f"video {size[1]}x{size[0]}", total=total, rate="- s/frame", now="")
+
+    def frame_start(self, *, pass_, index, iterations):
+        p = f" pass {pass_}/{self._passes}" if self._passes > 1 else ""
+        self._current = f"frame {index}{p}"
+        self._p.update(self._task, now=f"{self._current} starting")
+
+    def iteration(self, info: IterationInfo):
+        self._p.update(self._task, now=f"{self._current} it {info.iteration}/{info.iterations} "
+                                        f"loss {info.loss:.4g} | {self._last}")
+
+    def frame_done(self, report):
+        if report.resumed:
+            self._p.advance(self._task)
+            self._t0 = time.perf_counter()  # the rate counts this run's frames only
+            return
+        self._done += 1
+        rate = (time.perf_counter() - self._t0) / self._done
+        reason = report.stop_reason.split(":")[0]
+        shot = " (new shot)" if report.shot_start and report.position > 0 else ""
+        self._last = f"frame {report.index}: {report.iterations} its, {reason}{shot}"
+        self._p.update(self._task, advance=1, rate=f"{rate:.2f} s/frame", now=self._last)
+
+    def encoding(self, frames):
+        self._p.update(self._task, now=f"encoding {frames} frames")
+
+
+def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, optimizer, lr, seed, scales, model,
+                    weights, pooling, content_weight, style_weight, tv_weight, content_layers, style_layers,
+                    style_layer_weights, style_blend, style_scale, gram_norm, init, temporal_weight, long_term,
+                    passes, shot_threshold, method, start, duration, max_frames, codec, crf, preview):
+    from vidstyle.video.pipeline import VideoSettings
+
+    if preview is not None:
+        if preview <= 0:
+            raise VidstyleError(f"--preview must be > 0 frames, got {preview}")
+        size = min(size, defaults.PREVIEW_SIZE)
+        first_iterations = min(first_iterations, defaults.PREVIEW_FIRST_ITERATIONS)
+        iterations = min(iterations, defaults.PREVIEW_ITERATIONS)
+        max_frames = min(max_frames, preview) if max_frames else preview
+    es = o.engine_settings(size=size, iterations=iterations, min_iterations=min_iterations, tol=tol,
+                           optimizer=optimizer, lr=lr, init="content", seed=seed, scales=scales, model=model,
+                           weights=weights, pooling=pooling, content_weight=content_weight, style_weight=style_weight,
+                           tv_weight=tv_weight, content_layers=content_layers, style_layers=style_layers,
+                           style_layer_weights=style_layer_weights, style_blend=style_blend, style_scale=style_scale,
+                           gram_norm=gram_norm)
+    try:
+        lt = tuple(sorted({int(v) for v in parse_csv(long_term, option="--long-term")}))
+    except ValueError:
+        raise VidstyleError(f"--long-term {long_term!r}: expected frame distances like 1,2,4") from None
+    vs = VideoSettings(engine=es, first_iterations=first_iterations, init=init, temporal_weight=temporal_weight,
+                       long_term=lt, passes=passes, shot_threshold=shot_threshold, method=method, start=start,
+                       duration=duration, max_frames=max_frames, codec=codec, crf=crf)
+    vs.validate()
+    return vs
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("video")
+    def video_cmd(
+        input: Annotated[Path, typer.Argument(help="Input video (any container/codec FFmpeg reads).")],
+        styles: Annotated[list[Path], typer.Argument(help="One or more style images.")],
+        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov, or "
+                                                       "a folder/ for PNG frames); default <input>.<style>.mp4 "
+                                                       "beside the input. Never overwritten without -y.")] = None,
+        method: Annotated[str, typer.Option("--method", help="Optical flow: deepflow, dis (fast) or spynet.",
+                                            rich_help_panel=VIDEO)] = defaults.FLOW_METHOD,
+        size: Annotated[int, typer.Option("--size", help="Long side of the stylized frames (rounded to even).",
+                                          rich_help_panel=VIDEO)] = defaults.VIDEO_SIZE,
+        start: Annotated[float, typer.Option("--start", help="Start at this second of the input.",
+                                             rich_help_panel=VIDEO)] = 0.0,
+        duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to stylize.",
+                                                          rich_help_panel=VIDEO)] = None,
+        max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stylize at most this many frames.",
+                                                          rich_help_panel=VIDEO)] = None,
+        init: Annotated[str, typer.Option("--init", help="Start of each later frame: prev-warped (the previous "
+                                          "result warped by the flow; unreliable areas from the frame), prev, "
+                                          "content or noise.", rich_help_panel=VIDEO)] = defaults.VIDEO_INIT,
+        temporal_weight: Annotated[Optional[float], typer.Option("--temporal-weight", help="Weight of the temporal "
+                                                                 "loss on [0,1] pixels (default: derived, see README).",
+                                                                 rich_help_panel=VIDEO)] = None,
+        first_iterations: Annotated[int, typer.Option("--first-iterations", help="Iterations of frame 0 and of "
+                                                      "each new shot.", rich_help_panel=VIDEO)] = defaults.FIRST_ITERATIONS,
+        iterations: Annotated[int, typer.Option("--iterations", help="Iterations of each later frame (the early "
+                                                "stop may end sooner).", rich_help_panel=VIDEO)] = defaults.FRAME_ITERATIONS,
+        long_term: Annotated[str, typer.Option("--long-term", help="Earlier frames the temporal loss uses, e.g. "
+                                               "1,2,4 (masks combined closest first).", rich_help_panel=VIDEO)] =
+        ",".join(map(str, defaults.LONG_TERM)),
+        passes: Annotated[int, typer.Option("--passes", help="Multi-pass (Ruder et al. 2018): passes in "
+                                            "alternating directions.", rich_help_panel=VIDEO)] = defaults.PASSES,
+        shot_threshold: Annotated[float, typer.Option("--shot-threshold", help="A frame with a smaller reliable "
+                                                      "fraction starts a new shot (no warped init, no temporal "
+                                                      "loss).", rich_help_panel=VIDEO)] = defaults.SHOT_THRESHOLD,
+        codec: Annotated[str, typer.Option("--codec", help="libx264 (default), libx265 or ffv1 (lossless, .mkv).",
+                                           rich_help_panel=VIDEO)] = defaults.VIDEO_CODEC,
+        crf: Annotated[int, typer.Option("--crf", help="x264/x265 quality (0-51, lower is better).",
+                                         rich_help_panel=VIDEO)] = defaults.VIDEO_CRF,
+        preview: Annotated[Optional[int], typer.Option("--preview", help="Quick look: the first N frames at "
+                                                       f"{defaults.PREVIEW_SIZE} px with fewer iterations.",
+                                                       rich_help_panel=VIDEO)] = None,
+        work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Finished frames and manifest "
+                                                         "(default <output>.work); rerun to resume.",
+                                                         rich_help_panel=VIDEO)] = None,
+        restart: Annotated[bool, typer.Option("--restart", help="Discard the work dir's frames and start over.",
+                                              rich_help_panel=VIDEO)] = False,
+        cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache (default inside the "
+                                                          "work dir).", rich_help_panel=VIDEO)] = None,
+        content_weight: o.ContentWeight = None,
+        style_weight: o.StyleWeight = None,
+        tv_weight: o.TVWeight = None,
+        content_layers: o.ContentLayers = None,
+        style_layers: o.StyleLayers = None,
+        style_layer_weights: o.StyleLayerWeights = None,
+        style_blend: o.StyleBlend = None,
+        style_scale: o.StyleScale = defaults.STYLE_SCALE,
+        gram_norm: o.GramNorm = defaults.GRAM_NORM,
+        min_iterations: o.MinIterations = defaults.MIN_ITERATIONS,
+        tol: o.Tol = defaults.TOL,
+        optimizer: o.Optimizer = defaults.OPTIMIZER,
+        lr: o.LearningRate = defaults.ADAM_LR,
+        scales: Annotated[str, typer.Option("--scales", help="Coarse-to-fine scales of frame 0 and new shots "
+                                            "(auto, none, 128,256,...); later frames run at full size.",
+                                            rich_help_panel=o.ENGINE)] = defaults.VIDEO_SCALES,
+        seed: o.Seed = defaults.SEED,
+        device: o.Device = "auto",
+        model: o.Model = defaults.MODEL,
+        weights: o.Weights = None,
+        pooling: o.Pooling = defaults.POOLING,
+        log: o.Log = None,
+        overwrite: o.Overwrite = False,
+        quiet: o.Quiet = False,
+    ):
+        """Stylize a video with temporal consistency (Ruder et al. 2016/2018), keeping its timing and audio."""
+        from vidstyle.imageio import load_image
+        from vidstyle.video.pipeline import default_output, measure_temporal, stylize_video
+
+        try:
+            vs = _video_settings(
+                size=size, iterations=iterations, first_iterations=first_iterations, min_iterations=min_iterations,
+                tol=tol, optimizer=optimizer, lr=lr, seed=seed, scales=scales, model=model, weights=weights,
+                pooling=pooling, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+                content_layers=content_layers, style_layers=style_layers, style_layer_weights=style_layer_weights,
+                style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm, init=init,
+                temporal_weight=temporal_weight, long_term=long_term, passes=passes, shot_threshold=shot_threshold,
+                method=method, start=start, duration=duration, max_frames=max_frames, codec=codec, crf=crf,
+                preview=preview)
+            out = output if output is not None else default_output(input, styles, preview=preview is not None)
+            from vidstyle.video.encode import check_output_path
+
+            from vidstyle.video.decode import probe
+
+            probe(input)  # a bad input fails here, before the network is loaded
+            check_output_path(out, codec=codec, overwrite=overwrite)
+            if log is not None:
+                check_output(log, overwrite)
+            style_imgs = [load_image(s, what="style image") for s in styles]
+            dev = resolve_device(device)
+            from vidstyle.cli.image_cmds import network_for
+            from vidstyle.engine import needed_layers, resolve
+
+            es, notes = resolve(vs.engine)
+            for note in notes:
+                console.print(f"[dim]{note}[/]")
+            net = network_for(es, needed_layers(es), dev, quiet)
+            with graceful_interrupt() as stop, VideoProgress(quiet=quiet) as bar:
+                result = stylize_video(input, style_imgs, output=out, settings=vs, device=dev, net=net,
+                                       work_dir=work_dir, restart=restart, cache_dir=cache_dir, overwrite=overwrite,
+                                       observer=bar, should_stop=stop)
+            report = None
+            if log is not None and result.frames >= 2 and result.output is not None:
+                report = measure_temporal(result, input, vs, device=dev, cache_dir=cache_dir)
+            if log is not None:
+                write_json(log, {
+                    "command": "video", "input": str(input), "styles": [str(s) for s in styles],
+                    "output": str(result.output) if result.output else None, "work_dir": str(result.work_dir),
+                    "frames": result.frames, "stylized": result.stylized, "resumed": result.resumed,
+                    "seconds": result.seconds, "seconds_per_frame": result.seconds_per_frame,
+                    "stylize_seconds": result.stylize_seconds, "flow_seconds": result.flow_seconds,
+                    "flow_cache": {"hits": result.flow_hits, "misses": result.flow_misses},
+                    "stop_reason": result.stop_reason, "settings": result.settings, "notes": result.notes,
+                    "temporal": report.to_dict() if report else None,
+                    "frame_reports": [vars(r) for r in result.reports], "device": str(dev),
+                    "environment": environment()})
+            if result.stop_reason == "interrupted":
+                console.print(f"[yellow]interrupted[/]: {result.frames} frames seen, finished ones kept in "
+                              f"{result.work_dir}; run the same command again to continue")
+                raise typer.Exit(130)
+            if result.decode_error:
+                raise fail(f"{result.decode_error}; stylized the {result.frames} frames before it into "
+                           f"{result.output} (work dir {result.work_dir} kept)")
+            console.print(f"[green]wrote {result.output}[/]: {result.summary()}"
+                          + (f"; {report.summary()}" if report else ""))
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        stylized: Annotated[Path, typer.Argument(help="Stylized video.")],
+        source: Annotated[Path, typer.Option("--source", help="The video it was made from.")],
+        method: Annotated[str, typer.Option("--method", help="Optical flow on the source frames: deepflow, dis "
+                                            "or spynet.")] = defaults.FLOW_METHOD,
+        start: Annotated[float, typer.Option("--start", help="Where in the source the stylized video starts (s).")]
+        = 0.0,
+        max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Measure the first N frames.")] = None,
+        cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache folder.")] = None,
+        device: o.Device = "auto",
+        log: o.Log = None,
+        overwrite: o.Overwrite = False,
+    ):
+        """Temporal error E_temp of STYLIZED (flow and masks from the source) and its flash score."""
+        from flow import FlowCache, FlowEngine, get_backend
+        from vidstyle.video.evaluate import evaluate_video
+
+        try:
+            if log is not None:
+                check_output(log, overwrite)
+            dev = resolve_device(device)
+            engine = FlowEngine(get_backend(method, device=dev), FlowCache(cache_dir) if cache_dir else None)
+            report = evaluate_video(stylized, source, engine, start=start, max_frames=max_frames)
+            typer.echo(f"E_temp {report.e_temp:.6e}")
+            typer.echo(f"flash {report.flash:.3f} (worst frame {report.worst_frame})")
+            if log is not None:
+                write_json(log, {"command": "evaluate", "stylized": str(stylized), "source": str(source),
+                                 "method": method, **report.to_dict()})
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None

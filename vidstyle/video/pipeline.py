@@ -1,0 +1,482 @@
+"""Temporally consistent video style transfer (Ruder, Dosovitskiy and Brox 2016/2018).
+
+:func:`stylize_video` decodes a video, stylizes its frames in order and
+encodes the result with the source's timestamps and audio:
+
+* frame 0 (and the first frame of every new shot) is a still-image run with
+  ``first_iterations``;
+* each later frame starts from the previous stylized frame warped by the
+  backward flow (``init="prev-warped"``; unreliable areas are taken from the
+  content frame) and adds ``temporal_weight * mean(c * (x - w)^2)`` per earlier
+  frame in ``long_term``, the masks combined "closest first";
+* ``passes > 1`` runs Ruder et al. 2018's multi-pass algorithm: passes
+  alternate direction, each frame starts from a blend of its previous-pass
+  result and the warped neighbour (weighted by ``blend`` x the neighbour's
+  mask), the temporal loss is on from pass ``temporal_from_pass``;
+* a frame whose reliable fraction is below ``shot_threshold`` starts a new
+  shot: no warped init, no temporal term, so a wrong flow cannot flash it;
+* flows and masks come from the flow package through its cache, computed by a
+  background thread ahead of the stylizer;
+* finished frames go to a work directory (see :mod:`vidstyle.video.workdir`),
+  so an interrupted run continues where it stopped and gives the same video.
+
+Images are ``(1, 3, H, W)`` float32 RGB in [0, 1]; flows ``(1, 2, H, W)``; masks ``(1, 1, H, W)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from flow import FlowCache, FlowEngine, combine_long_term_masks, get_backend, warp
+from vidstyle import defaults
+from vidstyle.engine import Settings, load_network, needed_layers, noise_image, resolve, stylize_image
+from vidstyle.errors import VidstyleError
+from vidstyle.imageio import from_uint8, to_uint8
+from vidstyle.optimize import IterationInfo
+from vidstyle.video.flowworker import FlowWorker, Job, Neighbour
+from vidstyle.video.temporal import TemporalTerm
+from vidstyle.video.workdir import WorkDir, file_digest, tensor_digest
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Everything that decides a video's stylized frames (plus its encoding).
+
+    ``engine`` holds the per-frame engine settings; its ``optim.iterations`` is
+    the budget of later frames, ``first_iterations`` that of frame 0 and of each
+    new shot, and its ``scales`` apply to those first frames only (later frames
+    start near their answer and run at full size). ``engine.size`` is the long
+    side of the stylized frames (rounded to even dimensions).
+    """
+
+    engine: Settings = field(default_factory=lambda: Settings(size=defaults.VIDEO_SIZE, init="content",
+                                                                scales=defaults.VIDEO_SCALES))
+    first_iterations: int = defaults.FIRST_ITERATIONS
+    init: str = defaults.VIDEO_INIT
+    temporal_weight: float | None = None  # None: defaults.temporal_weight(model, gram_norm)
+    long_term: tuple[int, ...] = defaults.LONG_TERM
+    passes: int = defaults.PASSES
+    blend: float = defaults.MULTIPASS_BLEND
+    temporal_from_pass: int = defaults.MULTIPASS_TEMPORAL_FROM
+    shot_threshold: float = defaults.SHOT_THRESHOLD
+    method: str = defaults.FLOW_METHOD
+    start: float = 0.0
+    duration: float | None = None
+    max_frames: int | None = None
+    codec: str = defaults.VIDEO_CODEC
+    crf: int = defaults.VIDEO_CRF
+
+    def validate(self) -> None:
+        if self.first_iterations <= 0:
+            raise VidstyleError(f"--first-iterations must be > 0, got {self.first_iterations}")
+        if self.init not in defaults.VIDEO_INITS:
+            raise VidstyleError(f"--init {self.init!r}: expected one of {', '.join(defaults.VIDEO_INITS)}")
+        if self.temporal_weight is not None and (self.temporal_weight < 0 or not math.isfinite(self.temporal_weight)):
+            raise VidstyleError(f"--temporal-weight must be a finite number >= 0, got {self.temporal_weight}")
+        if not self.long_term or any(int(d) != d or d < 1 for d in self.long_term) or 1 not in self.long_term:
+            raise VidstyleError(f"--long-term {','.join(map(str, self.long_term))}: expected distinct frame "
+                                "distances >= 1 that include 1, e.g. 1,2,4")
+        if self.passes < 1:
+            raise VidstyleError(f"--passes must be >= 1, got {self.passes}")
+        if not 0 <= self.blend <= 1:
+            raise VidstyleError(f"multi-pass blend must be in [0, 1], got {self.blend}")
+        if not 0 <= self.shot_threshold <= 1:
+            raise VidstyleError(f"--shot-threshold must be in [0, 1], got {self.shot_threshold}")
+        if self.start < 0:
+            raise VidstyleError(f"--start must be >= 0, got {self.start}")
+        if self.duration is not None and self.duration <= 0:
+            raise VidstyleError(f"--duration must be > 0, got {self.duration}")
+        if self.max_frames is not None and self.max_frames <= 0:
+            raise VidstyleError(f"--max-frames must be > 0, got {self.max_frames}")
+
+    def lambda_t(self, engine: Settings) -> float:
+        if self.temporal_weight is not None:
+            return float(self.temporal_weight)
+        return defaults.temporal_weight(engine.model, engine.gram_norm)
+
+    def identity(self) -> dict:
+        """The settings that decide the frames (codec and crf only change the encoding)."""
+        d = asdict(self)
+        d.pop("codec"), d.pop("crf")
+        d["engine"] = self.engine.to_dict()
+        return d
+
+
+@dataclass
+class FrameReport:
+    """One finished (or, with ``resumed``, already finished) frame."""
+
+    index: int
+    pass_: int
+    position: int  # 0-based, in this pass's processing order
+    iterations: int
+    stop_reason: str
+    loss: float
+    terms: dict[str, float]
+    seconds: float
+    flow_seconds: float
+    reliable: float | None  # fraction of the frame reliable w.r.t. its neighbour
+    shot_start: bool
+    resumed: bool = False
+
+
+class VideoObserver:
+    """Progress hooks of :func:`stylize_video`; override what you need (all no-ops here)."""
+
+    def start(self, *, frames: int | None, passes: int, size: tuple[int, int], resumed: int) -> None: ...
+    def frame_start(self, *, pass_: int, index: int, iterations: int) -> None: ...
+    def iteration(self, info: IterationInfo) -> None: ...
+    def frame_done(self, report: FrameReport) -> None: ...
+    def encoding(self, frames: int) -> None: ...
+
+
+@dataclass
+class VideoResult:
+    """Outcome of :func:`stylize_video`. ``output`` is None unless the video was written."""
+
+    output: Path | None
+    work_dir: Path
+    frames: int  # frames of the video (decoded)
+    stylized: int  # frames optimized by this run (over all passes)
+    resumed: int  # frames found finished in the work dir
+    passes: int
+    size: tuple[int, int]  # (H, W)
+    seconds: float
+    stylize_seconds: float
+    flow_seconds: float
+    flow_hits: int
+    flow_misses: int
+    complete: bool
+    stop_reason: str  # "complete", "interrupted" or the decode error
+    decode_error: str | None
+    settings: dict
+    notes: list[str]
+    reports: list[FrameReport]
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.seconds / max(1, self.stylized)
+
+    def summary(self) -> str:
+        out = f" -> {self.output}" if self.output else ""
+        return (f"{self.frames} frames ({self.stylized} stylized, {self.resumed} resumed) x {self.passes} pass(es) "
+                f"in {self.seconds:.1f}s, {self.seconds_per_frame:.2f} s/frame; flow cache {self.flow_hits} hits, "
+                f"{self.flow_misses} misses{out}")
+
+
+def default_output(input_path: Path, styles: Sequence[Path], *, preview: bool = False) -> Path:
+    """``<input-stem>.<style-stem>.mp4`` beside the input (``.preview.mp4`` for previews)."""
+    stem = "+".join(Path(s).stem for s in styles)
+    return Path(input_path).with_name(f"{Path(input_path).stem}.{stem}{'.preview' if preview else ''}.mp4")
+
+
+def default_work_dir(output: Path) -> Path:
+    """``<output>.work`` beside the output (a folder; a PNG-sequence output gets the same suffix)."""
+    output = Path(output)
+    return output.with_name(output.name + ".work")
+
+
+def _estimate_frames(info, s: VideoSettings) -> int | None:
+    total = info.frames
+    fps = float(info.fps) if info.fps else None
+    if total is not None and fps and s.start:
+        total = max(0, total - int(round(s.start * fps)))
+    if s.duration is not None and fps:
+        total = min(total, math.ceil(s.duration * fps)) if total is not None else math.ceil(s.duration * fps)
+    if s.max_frames is not None:
+        total = min(total, s.max_frames) if total is not None else s.max_frames
+    return total
+
+
+class _Run:
+    """State of one :func:`stylize_video` call (kept out of the public API)."""
+
+    def __init__(self, *, input_path, styles, settings, engine_settings, net, device, work, flow_engine,
+                 observer, should_stop, hw):
+        self.input_path = input_path
+        self.styles = styles
+        self.s = settings
+        self.es = engine_settings
+        self.net = net
+        self.device = device
+        self.work = work
+        self.flow = flow_engine
+        self.obs = observer
+        self.should_stop = should_stop or (lambda: False)
+        self.hw = hw
+        self.style_cache: dict = {}
+        self.lam = settings.lambda_t(engine_settings)
+        self.reports: list[FrameReport] = []
+        self.stylized = 0
+        self.resumed = 0
+        self.stylize_seconds = 0.0
+        self.flow_seconds = 0.0
+        self.interrupted = False
+
+    # -- one frame ---------------------------------------------------------------
+    def _temporal_terms(self, neighbours: list[Neighbour], outputs: dict[int, torch.Tensor]) -> list[TemporalTerm]:
+        # Ruder et al. 2016, Sec. 4.2: one term per earlier frame, masks combined closest first.
+        masks = combine_long_term_masks([nb.mask.to(self.device) for nb in neighbours])
+        terms = []
+        for nb, c in zip(neighbours, masks):
+            w, _ = warp(outputs[nb.index], nb.flow.to(self.device))
+            name = "temporal" if nb.distance == 1 else f"temporal{nb.distance}"
+            terms.append(TemporalTerm(w, c, self.lam, name=name))
+        return terms
+
+    def _init_first(self, content: torch.Tensor) -> torch.Tensor:
+        if self.s.init == "noise":
+            return noise_image(tuple(content.shape[-2:]), self.es.seed, self.device)
+        return content
+
+    def _init_next(self, content: torch.Tensor, prev: torch.Tensor, nb: Neighbour) -> torch.Tensor:
+        mode = self.s.init
+        if mode == "prev-warped":
+            w, _ = warp(prev, nb.flow.to(self.device))
+            c = nb.mask.to(self.device)
+            return c * w + (1 - c) * content  # occluded/unreliable areas start from the content frame
+        if mode == "prev":
+            return prev
+        return self._init_first(content)
+
+    def frame(self, pass_: int, job: Job, usable: list[Neighbour], shot_start: bool,
+              outputs: dict[int, torch.Tensor]) -> tuple[torch.Tensor | None, FrameReport | None]:
+        """Stylize one frame; returns (quantized output, report) or (None, None) if interrupted."""
+        content = job.content.to(self.device)
+        temporal_on = self.s.passes == 1 or pass_ >= self.s.temporal_from_pass
+        if pass_ == 1:
+            if shot_start:
+                init, iters, scales, terms = self._init_first(content), self.s.first_iterations, self.es.scales, []
+            else:
+                prev = outputs[usable[0].index]
+                init = self._init_next(content, prev, usable[0])
+                iters, scales = self.es.optim.iterations, "none"
+                terms = self._temporal_terms(usable, outputs) if temporal_on else []
+        else:
+            # Ruder et al. 2018, multi-pass: blend the previous pass with the warped neighbour.
+            before = self.work.load_frame(pass_ - 1, job.index).to(self.device)
+            iters, scales, terms = self.es.optim.iterations, "none", []
+            if shot_start:
+                init = before
+            else:
+                nb = usable[0]
+                w, _ = warp(outputs[nb.index], nb.flow.to(self.device))
+                c = self.s.blend * nb.mask.to(self.device)
+                init = c * w + (1 - c) * before
+                terms = self._temporal_terms(usable, outputs) if temporal_on else []
+        frame_settings = replace(self.es, scales=scales, optim=replace(self.es.optim, iterations=iters))
+        self.obs.frame_start(pass_=pass_, index=job.index, iterations=iters)
+        result = stylize_image(job.content, self.styles, settings=frame_settings, device=self.device, net=self.net,
+                               callback=self.obs.iteration, extra_terms=(lambda hw: list(terms)) if terms else None,
+                               init=init.clamp(0, 1), should_stop=self.should_stop, style_cache=self.style_cache)
+        if self.should_stop():
+            self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
+            return None, None
+        image_u8 = to_uint8(result.image)
+        reliable = usable[0].reliable if usable else (job.neighbours[0].reliable if job.neighbours else None)
+        report = FrameReport(index=job.index, pass_=pass_, position=job.position, iterations=result.iterations,
+                             stop_reason=result.stop_reason, loss=result.loss, terms=result.terms,
+                             seconds=result.seconds, flow_seconds=job.flow_seconds, reliable=reliable,
+                             shot_start=shot_start)
+        record = asdict(report) | {"pts": job.pts, "time": job.time}
+        self.work.save_frame(pass_, job.index, image_u8, record)
+        self.stylized += 1
+        self.stylize_seconds += result.seconds
+        # The next frames see the saved (8-bit) result, so a resumed run computes exactly the same.
+        return from_uint8(image_u8).to(self.device), report
+
+    # -- one pass ------------------------------------------------------------------
+    def run_pass(self, pass_: int, frames, *, save_source: bool) -> tuple[list[int], str | None]:
+        """Process ``frames`` (``(index, u8, pts, time)`` in processing order); returns (indices, decode error)."""
+        from vidstyle.video.decode import DecodeError
+
+        distances = sorted(self.s.long_term)
+        done = set(self.work.finished(pass_))
+        worker = FlowWorker(frames, self.flow, distances, wanted=lambda i: i not in done, ahead=defaults.FLOW_AHEAD)
+        window: deque = deque(maxlen=max(distances))  # indices of the last frames, processing order
+        outputs: dict[int, torch.Tensor] = {}
+        order: list[int] = []
+        shot_pos = 0
+        error = None
+        try:
+            for job in worker:
+                order.append(job.index)
+                if save_source:
+                    self.work.save_source(job.index, job.image)
+                if job.index in done:
+                    rec = self.work.record(pass_, job.index) or {}
+                    if rec.get("shot_start") or job.position == 0:
+                        shot_pos = job.position
+                    self.resumed += 1
+                    self.obs.frame_done(FrameReport(
+                        index=job.index, pass_=pass_, position=job.position, iterations=rec.get("iterations", 0),
+                        stop_reason=rec.get("stop_reason", "finished earlier"), loss=rec.get("loss", float("nan")),
+                        terms=rec.get("terms", {}), seconds=0.0, flow_seconds=0.0, reliable=rec.get("reliable"),
+                        shot_start=bool(rec.get("shot_start")), resumed=True))
+                else:
+                    if self.should_stop():
+                        self.interrupted = True
+                        break
+                    short = next((nb for nb in job.neighbours if nb.distance == 1), None)
+                    shot_start = short is None or short.reliable < self.s.shot_threshold
+                    if shot_start:
+                        shot_pos = job.position
+                    usable = [nb for nb in job.neighbours if nb.distance <= job.position - shot_pos]
+                    for nb in usable:
+                        if nb.index not in outputs:  # finished by an earlier run
+                            outputs[nb.index] = self.work.load_frame(pass_, nb.index).to(self.device)
+                    self.flow_seconds += job.flow_seconds
+                    out, report = self.frame(pass_, job, usable, shot_start, outputs)
+                    if out is None:
+                        break
+                    outputs[job.index] = out
+                    self.reports.append(report)
+                    self.obs.frame_done(report)
+                window.append(job.index)
+                for k in [k for k in outputs if k not in window]:
+                    del outputs[k]
+        except DecodeError as exc:
+            error = exc
+        finally:
+            worker.close()
+        return order, (str(error) if error is not None else None)
+
+
+def _source_frames(input_path: Path, s: VideoSettings, size: int):
+    from vidstyle.video.decode import iter_frames
+
+    for fr in iter_frames(input_path, size=size, start=s.start, duration=s.duration, max_frames=s.max_frames):
+        yield fr.index, fr.image, fr.pts, fr.time
+
+
+def _stored_frames(work: WorkDir, indices: Sequence[int]):
+    for i in indices:
+        yield i, WorkDir.load_frame_u8_path(work.source_path(i)), None, None
+
+
+def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, output: str | Path,
+                  settings: VideoSettings = VideoSettings(), device=None, net=None,
+                  work_dir: str | Path | None = None, restart: bool = False, cache_dir: str | Path | None = None,
+                  overwrite: bool = False, observer: VideoObserver | None = None,
+                  should_stop: Callable[[], bool] | None = None, style_names: Sequence[str] | None = None,
+                  flow_params: dict | None = None) -> VideoResult:
+    """Stylize the video at ``input_path`` with ``styles`` (each ``(1, 3, H, W)`` RGB in [0, 1]) into ``output``.
+
+    The output appears only when every frame is done (written to a temporary
+    name, then renamed); finished frames stay in ``work_dir`` (default
+    ``<output>.work``) so a second call with the same arguments resumes.
+    ``should_stop()`` returning True ends the run after the current frame's
+    iteration; the frame being optimized is dropped and redone on resume.
+    A source corrupt part-way is stylized as far as it decodes, encoded, and
+    then reported as a :class:`VidstyleError` naming the frame where it stopped.
+    """
+    from vidstyle.video.decode import output_size, probe
+    from vidstyle.video.encode import check_output_path
+
+    t_start = time.perf_counter()
+    input_path = Path(input_path)
+    output = Path(output)
+    settings.validate()
+    if not styles:
+        raise VidstyleError("at least one style image is needed")
+    check_output_path(output, codec=settings.codec, overwrite=overwrite)
+    info = probe(input_path)
+    width, height = output_size(info.width, info.height, settings.engine.size)
+    hw = (height, width)
+    es, notes = resolve(replace(settings.engine, size=max(hw)))
+    observer = observer or VideoObserver()
+    work_root = Path(work_dir) if work_dir is not None else default_work_dir(output)
+    identity = {
+        "settings": settings.identity() | {"engine": es.to_dict()},
+        "frame_size": [width, height],
+        "flow_params": dict(flow_params or {}),
+        "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
+        "styles": [tensor_digest(s) for s in styles],
+    }
+    work = WorkDir.open(work_root, identity, restart=restart)
+    backend = get_backend(settings.method, device=device, **(flow_params or {}))
+    cache = FlowCache(Path(cache_dir) if cache_dir is not None else work.root / "flow")
+    flow_engine = FlowEngine(backend, cache)
+    if net is None:
+        net = load_network(es, needed_layers(es), device=device)
+    run = _Run(input_path=input_path, styles=[s.to(device) for s in styles], settings=settings, engine_settings=es,
+               net=net, device=device, work=work, flow_engine=flow_engine, observer=observer,
+               should_stop=should_stop, hw=hw)
+    resumed_before = sum(len(work.finished(p)) for p in range(1, settings.passes + 1))
+    observer.start(frames=work.state.get("frames") or _estimate_frames(info, settings), passes=settings.passes,
+                   size=hw, resumed=resumed_before)
+
+    decode_error = None
+    order, error = run.run_pass(1, _source_frames(input_path, settings, max(hw)), save_source=settings.passes > 1)
+    if error is not None:
+        decode_error = error
+    if not run.interrupted:
+        if not order:
+            raise VidstyleError(f"{input_path}: no video frames could be decoded"
+                                + (f" ({decode_error})" if decode_error else ""))
+        work.update(frames=len(order), decode_error=decode_error)
+        for pass_ in range(2, settings.passes + 1):
+            indices = sorted(order, reverse=pass_ % 2 == 0)  # Ruder et al. 2018: alternate directions
+            run.run_pass(pass_, _stored_frames(work, indices), save_source=False)
+            if run.interrupted:
+                break
+
+    result_output = None
+    complete = not run.interrupted
+    if complete:
+        observer.encoding(len(order))
+        result_output = _encode(work, settings, info, input_path, output, sorted(order), width, height, overwrite)
+    stop_reason = "interrupted" if run.interrupted else (decode_error or "complete")
+    result = VideoResult(
+        output=result_output, work_dir=work.root, frames=len(order), stylized=run.stylized, resumed=run.resumed,
+        passes=settings.passes, size=hw, seconds=time.perf_counter() - t_start,
+        stylize_seconds=run.stylize_seconds, flow_seconds=run.flow_seconds, flow_hits=cache.stats.hits,
+        flow_misses=cache.stats.misses, complete=complete and decode_error is None, stop_reason=stop_reason,
+        decode_error=decode_error, settings=identity, notes=notes, reports=run.reports)
+    return result
+
+
+def _encode(work: WorkDir, s: VideoSettings, info, input_path: Path, output: Path, indices: list[int],
+            width: int, height: int, overwrite: bool) -> Path:
+    from vidstyle.video.encode import VideoWriter
+
+    records = [work.record(1, i) or {} for i in indices]
+    first, last = records[0], records[-1]
+    trimmed = bool(s.start) or s.duration is not None or s.max_frames is not None
+    t0 = float(first.get("time") or 0.0) if s.start else 0.0
+    pts0 = int(first.get("pts") or 0) if s.start else 0
+    audio_end = None
+    if trimmed and last.get("time") is not None:
+        audio_end = float(last["time"]) + (1.0 / float(info.fps) if info.fps else 0.0)
+    writer = VideoWriter(output, width=width, height=height, fps=info.fps or 25, time_base=info.time_base,
+                         codec=s.codec, crf=s.crf, audio_from=input_path if info.audio_streams else None,
+                         overwrite=overwrite, audio_start=t0, audio_end=audio_end)
+    with writer:
+        for i, rec in zip(indices, records):
+            pts = rec.get("pts")
+            writer.write(work.load_frame_u8(s.passes, i), pts=None if pts is None else int(pts) - pts0)
+    return writer.path
+
+
+def measure_temporal(result: VideoResult, input_path: str | Path, settings: VideoSettings, *, device=None,
+                     cache_dir: str | Path | None = None, flow_params: dict | None = None):
+    """E_temp and flash score (:mod:`vidstyle.video.evaluate`) of a finished run's frames.
+
+    Flows and masks are those of the source frames, read from the run's flow cache.
+    """
+    from vidstyle.video.evaluate import temporal_errors
+
+    work = WorkDir(Path(result.work_dir), {})
+    indices = work.finished(settings.passes)
+    backend = get_backend(settings.method, device=device, **(flow_params or {}))
+    cache = FlowCache(Path(cache_dir) if cache_dir is not None else work.root / "flow")
+    source = (img for _, img, _, _ in _source_frames(Path(input_path), settings, max(result.size)))
+    return temporal_errors((work.load_frame_u8(settings.passes, i) for i in indices), source,
+                           FlowEngine(backend, cache))
