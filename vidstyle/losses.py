@@ -21,8 +21,15 @@ def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     if features.dim() != 4:
         raise ValueError(f"gram_matrix expects (N, C, H, W) features, got shape {tuple(features.shape)}")
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w)
-    gram = torch.bmm(flat, flat.transpose(1, 2))
+    if n == 1:
+        # One image (every run here): a plain matmul. bmm's backward hands the two
+        # paths' gradients over in different memory layouts, and summing them cost
+        # 10% of a whole loss+gradient evaluation (benchmarks/README.md).
+        flat = features.reshape(c, h * w)
+        gram = (flat @ flat.t()).unsqueeze(0)
+    else:
+        flat = features.reshape(n, c, h * w)
+        gram = torch.bmm(flat, flat.transpose(1, 2))
     if norm == "chw":
         return gram / (c * h * w)
     if norm == "hw":
