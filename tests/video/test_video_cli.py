@@ -151,3 +151,29 @@ def test_disk_full_is_a_clear_error_and_keeps_the_work_dir(tmp_path, small_clip,
     res = runner.invoke(app, ["video", str(small_clip), str(style), "-o", str(out), *_fast(vgg_weights)])
     _one_line_error(res, "No space left on device")
     assert not out.exists() and (tmp_path / "o.mp4.work" / "manifest.json").is_file()
+
+
+def test_start_duration_trims_video_and_audio(tmp_path, sample_clip, style, vgg_weights):
+    """--start/--duration: the frames of that window, timed from 0, with the audio of that window."""
+    out = tmp_path / "window.mp4"
+    res = runner.invoke(app, ["video", str(sample_clip), str(style), "-o", str(out), "--start", "1.0",
+                              "--duration", "0.5", *_fast(vgg_weights)])
+    assert res.exit_code == 0, res.output
+    frames = list(iter_frames(out))
+    assert len(frames) == 5  # 10 fps x 0.5 s
+    assert [round(f.time, 3) for f in frames] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        seconds = sum(float(p.duration * p.time_base) for p in container.demux(audio) if p.duration)
+    assert 0.4 <= seconds <= 0.65, seconds  # the window's audio, not the whole 3 s tone
+
+
+def test_preview_stylizes_the_first_frames_small_and_fast(tmp_path, clipgen, style, vgg_weights):
+    clip = clipgen.make_clip(tmp_path / "walk.mp4", frames=4, width=96, height=54)
+    res = runner.invoke(app, ["video", str(clip), str(style), "--preview", "2", "--size", "64",
+                              "--method", "dis", "--weights", str(vgg_weights), "--model", "caffe",
+                              "--scales", "none", "--device", "cpu", "-q"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / f"walk.{style.stem}.preview.mp4"  # the default name marks previews
+    frames = list(iter_frames(out))
+    assert len(frames) == 2 and frames[0].image.shape[:2] == (36, 64)
