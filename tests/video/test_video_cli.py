@@ -177,3 +177,32 @@ def test_preview_stylizes_the_first_frames_small_and_fast(tmp_path, clipgen, sty
     out = tmp_path / f"walk.{style.stem}.preview.mp4"  # the default name marks previews
     frames = list(iter_frames(out))
     assert len(frames) == 2 and frames[0].image.shape[:2] == (36, 64)
+
+
+def test_ctrl_c_keeps_finished_frames_and_the_same_command_resumes(tmp_path, clipgen, style, vgg_weights):
+    """A real SIGINT to a running `vidstyle video`: exit 130, no output, finished frames kept; the
+    same command then finishes from there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = clipgen.make_clip(tmp_path / "long.mp4", frames=8, width=96, height=54)
+    out = tmp_path / "long.out.mp4"
+    work = tmp_path / "long.out.mp4.work"
+    args = ["video", str(clip), str(style), "-o", str(out), "--work-dir", str(work),
+            *_fast(vgg_weights)[:-1], "--iterations", "15"]
+    cmd = [sys.executable, "-c", "import sys; from vidstyle.cli import main; sys.argv[0] = 'vidstyle'; main()", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(work.glob("pass1/*.png")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    kept = sorted(work.glob("pass1/*.png"))
+    assert 1 <= len(kept) < 8 and not out.exists()
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert len(list(iter_frames(out))) == 8
