@@ -8,13 +8,13 @@ Writes are atomic (temporary file, then rename).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vidstyle.atomic import atomic_file
 from vidstyle.errors import VidstyleError
 
 
@@ -78,16 +78,8 @@ def save_image(img: torch.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise VidstyleError(f"{path}: unknown image extension {path.suffix!r} (use .png or .jpg)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(arr).save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VidstyleError(f"could not write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(path, "wb") as fh:
+        Image.fromarray(arr).save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path
 
 

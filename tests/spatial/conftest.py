@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from vidstyle import load_image
 from vidstyle.engine import Settings, load_network, needed_layers, resolve
 from vidstyle.optimize import OptimizerSettings
 from vidstyle.vgg import resize_long_side
-
-
-@pytest.fixture(scope="package", autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core test machine two threads spin against other
-    processes (measured 12x the CPU time per forward/backward at 96 px)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -24,17 +24,6 @@ FRAMES = 6
 SIZE = 128
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine two OpenMP threads run these tiny frames ~15x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _settings(weights: Path, **kw) -> VideoSettings:
     engine = Settings(size=SIZE, model="caffe", weights=weights, init="content", scales="none",
                       optim=OptimizerSettings(iterations=kw.pop("iterations", 10), min_iterations=0, tol=0.0))

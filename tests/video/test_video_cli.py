@@ -16,17 +16,6 @@ from vidstyle.video.decode import iter_frames
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine two OpenMP threads run these tiny frames ~15x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def style(styles_dir) -> Path:
     return sorted(styles_dir.glob("*.jpg"))[0]

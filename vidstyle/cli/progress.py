@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import signal
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
 
+from vidstyle.atomic import write_json  # noqa: F401  (re-exported for the commands)
 from vidstyle.cli.common import console
 from vidstyle.optimize import IterationInfo
 
@@ -103,22 +103,6 @@ def graceful_interrupt():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Atomic JSON write (temp file, then rename)."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1, default=str)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def environment() -> dict:

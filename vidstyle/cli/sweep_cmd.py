@@ -14,6 +14,7 @@ from vidstyle import defaults
 from vidstyle.cli import options as o
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.progress import download_progress, environment, graceful_interrupt, write_json
+from vidstyle.atomic import write_text
 from vidstyle.errors import VidstyleError
 
 SHEET, JSON, MARKDOWN, CELLS = "sheet.png", "results.json", "results.md", "cells"
@@ -173,7 +174,7 @@ def register(app: typer.Typer) -> None:
             payload.update({"settings": plan.cells[0].settings.to_dict(), "device": str(dev),
                             "environment": environment()})
             write_json(outdir / JSON, payload)
-            _write_text(outdir / MARKDOWN, f"# vidstyle sweep --over {over}\n\n" + result.markdown())
+            write_text(outdir / MARKDOWN, f"# vidstyle sweep --over {over}\n\n" + result.markdown())
             done = f"{len(result.results)}/{len(plan.cells)} runs"
             console.print(f"[green]wrote {outdir / SHEET}[/], {JSON}, {MARKDOWN}: {done} in {result.seconds:.1f}s, "
                           f"{result.targets_computed} style target computation(s)")
@@ -181,18 +182,3 @@ def register(app: typer.Typer) -> None:
                 raise fail(f"interrupted: wrote the {done} that finished")
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Atomic text write (temp file, then rename)."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from vidstyle.atomic import write_json
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import from_uint8, load_image, save_image
 
@@ -52,16 +52,7 @@ def tensor_digest(img: torch.Tensor) -> str:
 
 
 def _atomic_json(path: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1, sort_keys=True, default=str)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VidstyleError(f"could not write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_json(path, payload, sort_keys=True)
 
 
 def _short(value: Any) -> str:

@@ -1,0 +1,48 @@
+"""Atomic file writes: a temporary file beside the target, renamed into place when complete.
+
+Nothing the user has is lost to a crash or a full disk: the target is either the old
+file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from vidstyle.errors import VidstyleError
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Yield an open temporary file; rename it to ``path`` when the block ends without error.
+
+    An ``OSError`` (full disk, permissions) becomes a one-line :class:`VidstyleError`;
+    the temporary file is removed whatever happens.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise VidstyleError(f"could not write {path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike, payload: Any, *, sort_keys: bool = False) -> None:
+    """Atomic JSON write (values JSON cannot hold are written as strings)."""
+    with atomic_file(path, "w") as fh:
+        json.dump(payload, fh, indent=1, sort_keys=sort_keys, default=str)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_file(path, "w") as fh:
+        fh.write(text)
