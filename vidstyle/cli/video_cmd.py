@@ -114,8 +114,9 @@ def register(app: typer.Typer) -> None:
                                                        "beside the input. Never overwritten without -y.")] = None,
         method: Annotated[str, typer.Option("--method", help="Optical flow: deepflow, dis (fast) or spynet.",
                                             rich_help_panel=VIDEO)] = defaults.FLOW_METHOD,
-        size: Annotated[int, typer.Option("--size", help="Long side of the stylized frames (rounded to even).",
-                                          rich_help_panel=VIDEO)] = defaults.VIDEO_SIZE,
+        size: Annotated[Optional[int], typer.Option("--size", help="Long side of the stylized frames (rounded to "
+                                                    f"even); default {defaults.VIDEO_SIZE}, or the source's long side "
+                                                    "if smaller (no upscaling).", rich_help_panel=VIDEO)] = None,
         start: Annotated[float, typer.Option("--start", help="Start at this second of the input.",
                                              rich_help_panel=VIDEO)] = 0.0,
         duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to stylize.",
@@ -184,6 +185,11 @@ def register(app: typer.Typer) -> None:
         from vidstyle.video.pipeline import default_output, measure_temporal, stylize_video
 
         try:
+            from vidstyle.video.decode import probe
+
+            info = probe(input)  # a bad input fails here, before the network is loaded
+            if size is None:
+                size = min(defaults.VIDEO_SIZE, max(info.width, info.height))
             vs = _video_settings(
                 size=size, iterations=iterations, first_iterations=first_iterations, min_iterations=min_iterations,
                 tol=tol, optimizer=optimizer, lr=lr, seed=seed, scales=scales, model=model, weights=weights,
@@ -196,9 +202,6 @@ def register(app: typer.Typer) -> None:
             out = output if output is not None else default_output(input, styles, preview=preview is not None)
             from vidstyle.video.encode import check_output_path
 
-            from vidstyle.video.decode import probe
-
-            probe(input)  # a bad input fails here, before the network is loaded
             check_output_path(out, codec=codec, overwrite=overwrite)
             if log is not None:
                 check_output(log, overwrite)
