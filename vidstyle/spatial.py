@@ -68,7 +68,10 @@ def fit_mask(mask: torch.Tensor, hw: tuple[int, int], *, what: str = "mask",
     if (mh, mw) == (h, w):
         return mask, []
     ratio_m, ratio_c = mw / mh, w / h
-    if abs(ratio_m / ratio_c - 1) > tolerance:
+    # Small frames (a video at --size 96, dimensions rounded to even) shift the aspect ratio by
+    # more than the tolerance; a mask that fits within one pixel of rounding per side is accepted.
+    rounding = min(abs(mh * w / mw - h), abs(mw * h / mh - w)) <= 2
+    if abs(ratio_m / ratio_c - 1) > tolerance and not rounding:
         raise VidstyleError(f"{what} is {mw}x{mh} but the content is {w}x{h}: the aspect ratios differ "
                             f"({ratio_m:.3f} vs {ratio_c:.3f}); refusing to stretch it, make a mask of the content's size")
     return resize_mask(mask, hw), [f"{what} is {mw}x{mh}, the content {w}x{h}: resized the mask to fit"]

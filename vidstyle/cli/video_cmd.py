@@ -77,7 +77,9 @@ class VideoProgress:
 def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, optimizer, lr, seed, scales, model,
                     weights, pooling, content_weight, style_weight, tv_weight, content_layers, style_layers,
                     style_layer_weights, style_blend, style_scale, gram_norm, init, temporal_weight, long_term,
-                    passes, shot_threshold, method, start, duration, max_frames, codec, crf, preview):
+                    passes, shot_threshold, method, start, duration, max_frames, codec, crf, preview,
+                    mask=None, mask_mode=defaults.MASK_MODE, guide=defaults.GUIDE, colors=defaults.COLORS,
+                    match=defaults.COLOR_MATCH):
     from vidstyle.video.pipeline import VideoSettings
 
     if preview is not None:
@@ -99,7 +101,9 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
         raise VidstyleError(f"--long-term {long_term!r}: expected frame distances like 1,2,4") from None
     vs = VideoSettings(engine=es, first_iterations=first_iterations, init=init, temporal_weight=temporal_weight,
                        long_term=lt, passes=passes, shot_threshold=shot_threshold, method=method, start=start,
-                       duration=duration, max_frames=max_frames, codec=codec, crf=crf)
+                       duration=duration, max_frames=max_frames, codec=codec, crf=crf,
+                       mask=str(mask) if mask is not None else None, mask_mode=mask_mode, guide=guide, colors=colors,
+                       color_match=match)
     vs.validate()
     return vs
 
@@ -171,6 +175,13 @@ def register(app: typer.Typer) -> None:
         scales: Annotated[str, typer.Option("--scales", help="Coarse-to-fine scales of frame 0 and new shots "
                                             "(auto, none, 128,256,...); later frames run at full size.",
                                             rich_help_panel=o.ENGINE)] = defaults.VIDEO_SCALES,
+        mask: Annotated[Optional[Path], typer.Option(
+            "--mask", help="Style only where this mask is white: an image (every frame) or a mask video (one mask "
+            "per frame). Same aspect ratio as the video (resized with a warning).", rich_help_panel=o.SPATIAL)] = None,
+        mask_mode: o.MaskMode = defaults.MASK_MODE,
+        guide: o.Guide = defaults.GUIDE,
+        colors: o.Colors = defaults.COLORS,
+        match: o.ColorMatch = defaults.COLOR_MATCH,
         seed: o.Seed = defaults.SEED,
         device: o.Device = "auto",
         model: o.Model = defaults.MODEL,
@@ -198,7 +209,7 @@ def register(app: typer.Typer) -> None:
                 style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm, init=init,
                 temporal_weight=temporal_weight, long_term=long_term, passes=passes, shot_threshold=shot_threshold,
                 method=method, start=start, duration=duration, max_frames=max_frames, codec=codec, crf=crf,
-                preview=preview)
+                preview=preview, mask=mask, mask_mode=mask_mode, guide=guide, colors=colors, match=match)
             out = output if output is not None else default_output(input, styles, preview=preview is not None)
             from vidstyle.video.encode import check_output_path
 

@@ -72,6 +72,16 @@ class VideoSettings:
     max_frames: int | None = None
     codec: str = defaults.VIDEO_CODEC
     crf: int = defaults.VIDEO_CRF
+    # Spatial and colour control (vidstyle.spatial, vidstyle.color): a still mask or a mask video.
+    mask: str | None = None
+    mask_mode: str = defaults.MASK_MODE
+    guide: str = defaults.GUIDE
+    colors: str = defaults.COLORS
+    color_match: str = defaults.COLOR_MATCH
+
+    @property
+    def controlled(self) -> bool:
+        return self.mask is not None or self.colors != defaults.COLORS
 
     def validate(self) -> None:
         if self.first_iterations <= 0:
@@ -95,6 +105,19 @@ class VideoSettings:
             raise VidstyleError(f"--duration must be > 0, got {self.duration}")
         if self.max_frames is not None and self.max_frames <= 0:
             raise VidstyleError(f"--max-frames must be > 0, got {self.max_frames}")
+        if self.mask_mode not in defaults.MASK_MODES:
+            raise VidstyleError(f"--mask-mode {self.mask_mode!r}: expected one of {', '.join(defaults.MASK_MODES)}")
+        if self.guide not in defaults.GUIDES:
+            raise VidstyleError(f"--guide {self.guide!r}: expected one of {', '.join(defaults.GUIDES)}")
+        from vidstyle.color import check_mode
+
+        check_mode(self.colors, self.color_match)
+        if self.mask is not None:
+            if not Path(self.mask).is_file():
+                raise VidstyleError(f"--mask {self.mask}: no such file")
+            if self.passes > 1 and not _is_still_image(self.mask):
+                raise VidstyleError("a mask video with --passes > 1 is not supported (later passes run backwards "
+                                    "and would need every mask at once); use a still mask or one pass")
 
     def lambda_t(self, engine: Settings) -> float:
         if self.temporal_weight is not None:
@@ -183,6 +206,55 @@ def default_work_dir(output: Path) -> Path:
     return output.with_name(output.name + ".work")
 
 
+def _is_still_image(path: str | Path) -> bool:
+    from PIL import Image
+
+    return Path(path).suffix.lower() in Image.registered_extensions()
+
+
+class _Controls:
+    """Per-frame mask and colour controls (:mod:`vidstyle.spatial`) for a video.
+
+    The colour reference (``match``/``luminance``) is frame 0 for every frame, so
+    the style's recolouring does not flicker. A mask video is read in step with
+    the frames of pass 1 (a still mask serves every frame).
+    """
+
+    def __init__(self, s: VideoSettings, styles: Sequence[torch.Tensor], hw: tuple[int, int]):
+        from vidstyle.spatial import TargetCache, iter_masks
+
+        self.s = s
+        self.styles = list(styles)
+        self.targets = TargetCache()  # guided style targets, computed once for the video
+        self.base = None
+        self._masks = iter_masks(s.mask, hw=hw, start=s.start, duration=s.duration) if s.mask else None
+        self._mask_index = -1
+        self._mask = None
+        self.notes: list[str] = []
+
+    def _mask_for(self, index: int) -> torch.Tensor | None:
+        if self._masks is None:
+            return None
+        while self._mask_index < index:
+            try:
+                self._mask = next(self._masks)
+            except StopIteration:
+                raise VidstyleError(f"mask video {self.s.mask} ends before frame {index}") from None
+            self._mask_index += 1
+        return self._mask
+
+    def for_frame(self, index: int, content: torch.Tensor):
+        from vidstyle.spatial import frame_controls
+
+        mask = self._mask_for(index)
+        if self.base is None:
+            self.base = frame_controls(content, self.styles, mask=mask, mask_mode=self.s.mask_mode,
+                                       guide=self.s.guide, colors=self.s.colors, color_match=self.s.color_match)
+            self.notes += self.base.notes
+            return self.base
+        return self.base.with_masks([mask] if mask is not None else [], content=content)
+
+
 def _estimate_frames(info, s: VideoSettings) -> int | None:
     total = info.frames
     fps = float(info.fps) if info.fps else None
@@ -212,6 +284,7 @@ class _Run:
         self.should_stop = should_stop or (lambda: False)
         self.hw = hw
         self.style_cache: dict = {}
+        self.controls = _Controls(settings, styles, hw) if settings.controlled else None
         self.lam = settings.lambda_t(engine_settings)
         self.reports: list[FrameReport] = []
         self.stylized = 0
@@ -247,9 +320,13 @@ class _Run:
         return self._init_first(content)
 
     def frame(self, pass_: int, job: Job, usable: list[Neighbour], shot_start: bool,
-              outputs: dict[int, torch.Tensor]) -> tuple[torch.Tensor | None, FrameReport | None]:
-        """Stylize one frame; returns (quantized output, report) or (None, None) if interrupted."""
-        content = job.content.to(self.device)
+              outputs: dict[int, torch.Tensor], ctl=None) -> tuple[torch.Tensor | None, FrameReport | None]:
+        """Stylize one frame; returns (quantized output, report) or (None, None) if interrupted.
+
+        ``ctl``: the frame's mask/colour controls (:class:`vidstyle.spatial.FrameControls`) or None.
+        """
+        opt_content = ctl.content if ctl is not None else job.content  # e.g. grey for --colors luminance
+        content = opt_content.to(self.device)
         temporal_on = self.s.passes == 1 or pass_ >= self.s.temporal_from_pass
         if pass_ == 1:
             if shot_start:
@@ -271,15 +348,26 @@ class _Run:
                 c = self.s.blend * nb.mask.to(self.device)
                 init = c * w + (1 - c) * before
                 terms = self._temporal_terms(usable, outputs) if temporal_on else []
+        if ctl is not None and ctl.spatial:
+            # Outside the mask the target is the content frame: start there, so the style does not
+            # trail behind a moving mask (a mask video) through the warped previous frame.
+            styled = torch.stack([r.mask for r in ctl.regions]).amax(0).to(self.device)
+            init = styled * init + (1 - styled) * content
         frame_settings = replace(self.es, scales=scales, optim=replace(self.es.optim, iterations=iters))
         self.obs.frame_start(pass_=pass_, index=job.index, iterations=iters)
-        result = stylize_image(job.content, self.styles, settings=frame_settings, device=self.device, net=self.net,
-                               callback=self.obs.iteration, extra_terms=(lambda hw: list(terms)) if terms else None,
-                               init=init.clamp(0, 1), should_stop=self.should_stop, style_cache=self.style_cache)
+        hooks = (ctl.engine_hooks(self.net, frame_settings, self.device, targets=self.controls.targets)
+                 if ctl is not None else {})
+        result = stylize_image(opt_content, ctl.styles if ctl is not None else self.styles, settings=frame_settings,
+                               device=self.device, net=self.net, callback=self.obs.iteration,
+                               extra_terms=(lambda hw: list(terms)) if terms else None, init=init.clamp(0, 1),
+                               should_stop=self.should_stop, style_cache=self.style_cache, **hooks)
         if self.should_stop():
             self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
             return None, None
-        image_u8 = to_uint8(result.image)
+        # The frame written is also the one the next frame is warped from: with --colors original the
+        # temporal loss then holds the luminance steady and pulls chroma towards the content's, which the
+        # swap replaces anyway.
+        image_u8 = to_uint8(ctl.postprocess(result.image) if ctl is not None else result.image)
         reliable = usable[0].reliable if usable else (job.neighbours[0].reliable if job.neighbours else None)
         report = FrameReport(index=job.index, pass_=pass_, position=job.position, iterations=result.iterations,
                              stop_reason=result.stop_reason, loss=result.loss, terms=result.terms,
@@ -308,6 +396,8 @@ class _Run:
         try:
             for job in worker:
                 order.append(job.index)
+                # every frame, finished or not, so that a mask video stays in step
+                ctl = self.controls.for_frame(job.index, job.content) if self.controls is not None else None
                 if save_source:
                     self.work.save_source(job.index, job.image)
                 if job.index in done:
@@ -333,7 +423,7 @@ class _Run:
                         if nb.index not in outputs:  # finished by an earlier run
                             outputs[nb.index] = self.work.load_frame(pass_, nb.index).to(self.device)
                     self.flow_seconds += job.flow_seconds
-                    out, report = self.frame(pass_, job, usable, shot_start, outputs)
+                    out, report = self.frame(pass_, job, usable, shot_start, outputs, ctl)
                     if out is None:
                         break
                     outputs[job.index] = out
@@ -399,6 +489,7 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
         "flow_params": dict(flow_params or {}),
         "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
         "styles": [tensor_digest(s) for s in styles],
+        "mask": file_digest(settings.mask) if settings.mask else None,
     }
     work = WorkDir.open(work_root, identity, restart=restart)
     backend = get_backend(settings.method, device=device, **(flow_params or {}))
@@ -439,7 +530,8 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
         passes=settings.passes, size=hw, seconds=time.perf_counter() - t_start,
         stylize_seconds=run.stylize_seconds, flow_seconds=run.flow_seconds, flow_hits=cache.stats.hits,
         flow_misses=cache.stats.misses, complete=complete and decode_error is None, stop_reason=stop_reason,
-        decode_error=decode_error, settings=identity, notes=notes, reports=run.reports)
+        decode_error=decode_error, settings=identity,
+        notes=notes + (run.controls.notes if run.controls is not None else []), reports=run.reports)
     return result
 
 
