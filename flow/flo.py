@@ -84,6 +84,9 @@ def write_flo(path: str | os.PathLike, flow) -> Path:
             f.write(TAG_BYTES)
             f.write(np.array([w, h], "<i4").tobytes())
             f.write(arr.tobytes())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a .flo export is an ordinary user file
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:

@@ -17,6 +17,13 @@ from typing import IO, Any
 from vidstyle.errors import VidstyleError
 
 
+def user_file_mode(path: str | os.PathLike) -> None:
+    """Give a file made by ``mkstemp`` (mode 0600) the mode a plain ``open`` would: 0666 minus the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Yield an open temporary file; rename it to ``path`` when the block ends without error.
@@ -29,6 +36,7 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
+        user_file_mode(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise VidstyleError(f"could not write {path}: {exc.strerror or exc}") from None

@@ -74,3 +74,17 @@ def test_bad_files(tmp_path):
         load_image(tmp_path)
     with pytest.raises(VidstyleError, match="extension"):
         save_image(torch.zeros(1, 3, 4, 4), tmp_path / "x.unknownext")
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the finished file gets 0666 minus the umask."""
+    import os
+
+    from vidstyle.imageio import save_image
+
+    umask = os.umask(0o022)
+    try:
+        out = save_image(torch.zeros(1, 3, 4, 4), tmp_path / "x.png")
+    finally:
+        os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o644

@@ -29,6 +29,7 @@ import av
 import numpy as np
 
 from vidstyle import defaults
+from vidstyle.atomic import user_file_mode
 from vidstyle.errors import VidstyleError
 
 SUPPORTED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv")
@@ -393,6 +394,7 @@ class VideoWriter:
                 self._container = None
                 if self.path.exists() and not self.overwrite:
                     raise VidstyleError(f"{self.path} appeared while writing; not replacing it (use -y)")
+                user_file_mode(self._tmp)
                 os.replace(self._tmp, self.path)
             else:
                 self._install_folder()
@@ -416,6 +418,9 @@ class VideoWriter:
             os.rename(folder, old)
         elif folder.exists():
             os.rmdir(folder)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the frames folder is the user's
         os.rename(self._tmp, folder)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
