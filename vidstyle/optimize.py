@@ -154,17 +154,21 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
     if iteration == 0 and not finite:
         stop_reason = "non-finite loss at the initial image; kept it unchanged"
 
-    # Report the losses of the image actually returned (finite, in [0, 1]).
+    # Report the losses of the image actually returned (finite, in [0, 1]). Projected L-BFGS already
+    # evaluated exactly that image; Adam's last step and a non-finite stop need one more forward pass.
     out = last_finite.clamp(0.0, 1.0)
-    with torch.no_grad():
-        total, terms_t = loss_fn(out)
-    final_loss = float(total)
+    if s.optimizer == "lbfgs" and finite:
+        final_loss, final_terms = solver.loss, dict(solver.extras)
+    else:
+        with torch.no_grad():
+            total, terms_t = loss_fn(out)
+        final_loss, final_terms = float(total), {k: float(v) for k, v in terms_t.items()}
     return OptimizeResult(
         image=out,
         iterations=iteration,
         stop_reason=stop_reason,
         loss=final_loss,
-        terms={k: float(v) for k, v in terms_t.items()},
+        terms=final_terms,
         seconds=time.perf_counter() - start,
         history=history,
         finite=finite,

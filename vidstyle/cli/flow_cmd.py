@@ -17,6 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vidstyle import defaults
+from vidstyle.atomic import atomic_file
 from vidstyle.cli import options as o
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.progress import download_progress
@@ -105,10 +106,11 @@ def _save_mask_png(path: Path, mask) -> None:
     import cv2
 
     arr = (mask[0, 0].clamp(0, 1).mul(255).round().to("cpu").numpy()).astype(np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    if not cv2.imwrite(str(tmp), arr):
-        raise VidstyleError(f"cannot write {path}")
-    os.replace(tmp, path)
+    ok, png = cv2.imencode(".png", arr)
+    if not ok:
+        raise VidstyleError(f"cannot encode {path}")
+    with atomic_file(path) as fh:
+        fh.write(png.tobytes())
 
 
 def register(app: typer.Typer) -> None:
