@@ -26,7 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODELS = ("torchvision", "caffe")
+# Weight sources (vidstyle.weights has the registry: origin, licence, file); each reads
+# images in one of two input conventions, and the loss weights follow the convention.
+MODELS = ("original", "caffe", "torchvision")
+MODEL = "original"  # bundled with the install (8-bit original Oxford VGG-19): nothing to download
+MODEL_CONVENTIONS = {"original": "caffe", "caffe": "caffe", "torchvision": "torchvision"}
 POOLINGS = ("max", "avg")
 GRAM_NORMS = ("chw", "hw", "none")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -41,6 +45,7 @@ SHALLOW_CONTENT_LAYERS = ("relu3_2",)
 SHALLOW_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 TEXTURE_LAYERS = STYLE_LAYERS
 RECONSTRUCT_LAYERS = ("conv4_2",)
+SHALLOW_RECONSTRUCT_LAYERS = ("conv3_2",)
 
 SIZE = 512  # long side of the output, px
 TEXTURE_SIZE = (256, 256)  # H, W
@@ -60,7 +65,12 @@ IMAGE_INIT = "content"  # style transfer converges in far fewer iterations from 
 NOISE_STD = 0.1  # around mid-grey; pixel units in [0, 1]
 SCALES = "auto"  # halve from --size down to >= SCALE_MIN
 SCALE_MIN = 128
-MODEL = "torchvision"
+# Arithmetic of the VGG forward/backward (vidstyle.precision): the image, optimizer state, Grams and
+# losses stay float32. auto takes half precision only where a one-off check finds it faster.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISION = "auto"
+AUTO_PRECISION_MAX_RATIO = 0.85  # half must take < 0.85x the fp32 time per pass to be chosen
+PRECISION_CACHE = "vidstyle/precision.json"  # under $XDG_CACHE_HOME (default ~/.cache)
 
 
 @dataclass(frozen=True)
@@ -76,13 +86,13 @@ _R = 255.0
 
 
 def loss_weights(model: str, gram_norm: str = GRAM_NORM) -> LossWeights:
-    """Default content/style/TV weights for a weight source and Gram normalisation."""
-    if model not in MODELS:
+    """Default content/style/TV weights for a weight source (or convention) and Gram normalisation."""
+    if model not in MODEL_CONVENTIONS:
         raise ValueError(f"unknown model {model!r}")
     if gram_norm not in GRAM_NORMS:
         raise ValueError(f"unknown gram norm {gram_norm!r}")
     w = _CAFFE_CHW
-    if model == "torchvision":
+    if MODEL_CONVENTIONS[model] == "torchvision":
         w = LossWeights(content=w.content * _R**2, style=w.style * _R**4, tv=w.tv)
     if gram_norm == "hw":
         w = LossWeights(w.content, w.style / 256.0**2, w.tv)
@@ -93,7 +103,7 @@ def loss_weights(model: str, gram_norm: str = GRAM_NORM) -> LossWeights:
 
 def temporal_weight(model: str, gram_norm: str = GRAM_NORM) -> float:
     """Default lambda_t of the video temporal loss (pixels in [0, 1]); see the "# Video" section."""
-    if model not in MODELS:
+    if model not in MODEL_CONVENTIONS:
         raise ValueError(f"unknown model {model!r}")
     if gram_norm not in GRAM_NORMS:
         raise ValueError(f"unknown gram norm {gram_norm!r}")
@@ -130,7 +140,12 @@ VIDEO_INIT = "prev-warped"  # occluded areas taken from the content frame
 VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
 FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
 FRAME_ITERATIONS = 150  # later frames start from the warped previous result and need far fewer
-VIDEO_SCALES = "auto"  # frame 0 and new shots only: later frames start near the answer, at full size
+VIDEO_SCALES = "auto"  # frame 0 and new shots only; later frames use FRAME_SCALES
+FRAME_SCALES = (1.0,)  # later frames: fractions of the frame size, ascending, ending at 1
+COARSE_ITERATIONS = 30  # per coarse scale of a later frame
+FRAME_MIN_ITERATIONS = MIN_ITERATIONS  # the early stop of later frames (they start near the answer)
+FRAME_TOL = TOL
+FRAME_TOL_WINDOW = TOL_WINDOW
 LONG_TERM = (1,)  # earlier frames used by the temporal loss; Ruder et al.'s long-term set is 1,2,4
 PASSES = 1
 MULTIPASS_BLEND = 0.5  # delta of Ruder et al. 2018: weight of the warped neighbour in a pass's init

@@ -20,7 +20,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from vidstyle import defaults
+from vidstyle import defaults, precision
 from vidstyle.errors import LayerError, VidstyleError
 from vidstyle.losses import ContentLoss, StyleLoss, blend_grams, gram_matrix, tv_loss
 from vidstyle.optimize import IterationInfo, OptimizerSettings, OptimizeResult, optimize
@@ -81,12 +81,18 @@ class TVTerm:
 
 
 class Objective:
-    """Sum of weighted terms, with one forward pass through the (truncated) network."""
+    """Sum of weighted terms, with one forward pass through the (truncated) network.
+
+    ``precision`` (fp32, bf16, fp16) is that of the network only: its features
+    are cast back to float32 before any term sees them, so Grams, losses and
+    the gradient's accumulation into the image stay float32.
+    """
 
     def __init__(self, net: VGGFeatures, terms: Sequence[Term],
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None, *, precision: str = "fp32"):
         self.net = net
         self.transform = transform  # maps the free pixels to the image the terms see (e.g. a masked blend)
+        self.precision = precision
         self.terms = [t for t in terms if t.weight != 0]
         if not self.terms:
             raise VidstyleError("nothing to optimize: every loss weight is 0")
@@ -95,7 +101,12 @@ class Objective:
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if self.transform is not None:
             x = self.transform(x)
-        feats = self.net(x, self.layers) if self.layers else {}
+        feats = {}
+        if self.layers:
+            with precision.autocast(self.precision, x.device):
+                feats = self.net(x, self.layers)
+            if self.precision != "fp32":
+                feats = {k: v.float() for k, v in feats.items()}
         parts = {t.name: t.weight * t(x, feats) for t in self.terms}
         return sum(parts.values()), parts
 
@@ -127,6 +138,7 @@ class Settings:
     init: str = defaults.INIT  # "noise", "content" or an image path
     seed: int = defaults.SEED
     scales: str = defaults.SCALES
+    precision: str = defaults.PRECISION  # of the network's forward/backward (vidstyle.precision)
     optim: OptimizerSettings = field(default_factory=OptimizerSettings)
 
     def to_dict(self) -> dict:
@@ -159,6 +171,8 @@ def validate(settings: Settings) -> None:
                             f"{len(s.style_layers)} style layers")
     if s.optim.iterations <= 0:
         raise VidstyleError(f"--iterations must be > 0, got {s.optim.iterations}")
+    if s.precision not in defaults.PRECISIONS:
+        raise VidstyleError(f"--precision {s.precision!r}: expected one of {', '.join(defaults.PRECISIONS)}")
 
 
 def resolve(settings: Settings) -> tuple[Settings, list[str]]:
@@ -172,20 +186,27 @@ def resolve(settings: Settings) -> tuple[Settings, list[str]]:
         style_weight=w.style if settings.style_weight is None else settings.style_weight,
         tv_weight=w.tv if settings.tv_weight is None else settings.tv_weight,
     )
-    if s.content_layers is None or s.style_layers is None:
-        have = deepest_available(WeightsSpec(s.model, s.weights))
-        shallow = have is not None and layer_index(have) < layer_index(defaults.CONTENT_LAYERS[0])
-        if shallow:
-            if s.content_layers is None:
-                s = replace(s, content_layers=defaults.SHALLOW_CONTENT_LAYERS)
-            if s.style_layers is None:
-                s = replace(s, style_layers=defaults.SHALLOW_STYLE_LAYERS)
-            notes.append(f"{s.weights} stops at {have}: using content layers {','.join(s.content_layers)} "
-                         f"and style layers {','.join(s.style_layers)}")
-        else:
-            s = replace(s, content_layers=s.content_layers or defaults.CONTENT_LAYERS,
-                        style_layers=s.style_layers or defaults.STYLE_LAYERS)
+    if s.content_layers is None:
+        layers, note = fitting_layers(s, defaults.CONTENT_LAYERS, defaults.SHALLOW_CONTENT_LAYERS, "content layers")
+        s = replace(s, content_layers=layers)
+        notes += [note] if note else []
+    if s.style_layers is None:
+        layers, note = fitting_layers(s, defaults.STYLE_LAYERS, defaults.SHALLOW_STYLE_LAYERS, "style layers")
+        s = replace(s, style_layers=layers)
+        notes += [note] if note else []
     return s, notes
+
+
+def fitting_layers(settings: Settings, standard: Sequence[str], shallow: Sequence[str],
+                   what: str) -> tuple[tuple[str, ...], str | None]:
+    """The ``standard`` layers, or the ``shallow`` ones (with a note saying so) when the
+    weights file stops before the deepest standard layer. Every command's default layers
+    go through here, so a partial file behaves the same in image, reconstruct, texture,
+    sweep and video."""
+    have = deepest_available(WeightsSpec(settings.model, settings.weights))
+    if have is None or layer_index(max(standard, key=layer_index)) <= layer_index(have):
+        return tuple(standard), None
+    return tuple(shallow), f"{settings.weights} stops at {have}: using {what} {','.join(shallow)}"
 
 
 def parse_scales(spec: str, size: int, *, smallest: int = defaults.SCALE_MIN) -> list[int]:
@@ -258,10 +279,13 @@ class RunResult:
     settings: dict
     notes: list[str] = field(default_factory=list)
     finite: bool = True
+    evaluations: int = 0  # loss+gradient passes, summed over scales
+    precision: str = "fp32"  # the network's, as run
 
     def summary(self) -> str:
         terms = ", ".join(f"{k} {v:.4g}" for k, v in self.terms.items())
-        return (f"{self.iterations} iterations over {len(self.scales)} scale(s) in {self.seconds:.1f}s; "
+        return (f"{self.iterations} iterations ({self.evaluations} evaluations, {self.precision}) over "
+                f"{len(self.scales)} scale(s) in {self.seconds:.1f}s; "
                 f"stop: {self.stop_reason}; loss {self.loss:.4g} ({terms})")
 
 
@@ -311,21 +335,32 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
                content: torch.Tensor | None = None, init: str | torch.Tensor | None = None,
                callback: Callable[[IterationInfo], None] | None = None, device=None,
                should_stop: Callable[[], bool] | None = None, notes: list[str] | None = None,
-               transform: TransformFactory | None = None) -> RunResult:
+               transform: TransformFactory | None = None,
+               scale_optim: Sequence[OptimizerSettings] | None = None) -> RunResult:
     """Optimize coarse to fine: each scale starts from the upsampled result of the one before.
 
     ``transform(hw)`` (optional) reparametrises a scale: the terms see, and the
     run returns, ``transform(hw)(x)`` instead of the optimized pixels ``x``.
 
     ``layers`` are the deepest layers the terms read; scales too small for them are skipped.
+    ``scale_optim`` (optional, one per scale) replaces ``settings.optim`` scale by scale.
     """
     start = time.perf_counter()
+    dev = torch.device(device) if device is not None else next(net.parameters()).device
+    choice = precision.choose(settings.precision, dev)  # "auto" already resolved by the CLI; else once per process
+    if choice.requested == "auto":
+        notes = list(notes or []) + [choice.note()]
+    settings = replace(settings, precision=choice.precision)
+    scaler = precision.make_scaler(choice.precision)
     sizes = [scaled_hw(final_hw, s) for s in parse_scales(settings.scales, max(final_hw))]
     sizes[-1] = tuple(final_hw)
+    if scale_optim is not None and len(scale_optim) != len(sizes):
+        raise ValueError(f"{len(scale_optim)} optimizer settings for {len(sizes)} scales")
     x = None
     history: list[dict] = []
     per_scale: list[dict] = []
     total_iters = 0
+    total_evals = 0
     result: OptimizeResult | None = None
     t = None
     for i, hw in enumerate(sizes):
@@ -336,15 +371,18 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
                 continue
             raise
         t = transform(hw) if transform is not None else None
-        objective = Objective(net, make_terms(hw), t)
+        objective = Objective(net, make_terms(hw), t, precision=choice.precision)
         x0 = initial_image(init if init is not None else settings.init, hw, content=content,
                            seed=settings.seed, device=device) if x is None else _resize(x, hw)
-        result = optimize(objective, x0, settings.optim, callback=callback, scale=i, scales=len(sizes),
-                          clock_start=start, should_stop=should_stop)
+        optim = scale_optim[i] if scale_optim is not None else settings.optim
+        result = optimize(objective, x0, optim, callback=callback, scale=i, scales=len(sizes),
+                          clock_start=start, should_stop=should_stop, scaler=scaler)
         x = result.image
         total_iters += result.iterations
+        total_evals += result.evaluations
         history.extend(result.history)
-        per_scale.append({"size": list(hw), "iterations": result.iterations, "stop_reason": result.stop_reason,
+        per_scale.append({"size": list(hw), "iterations": result.iterations, "evaluations": result.evaluations,
+                          "stop_reason": result.stop_reason,
                           "loss": result.loss, "terms": result.terms, "seconds_end": result.seconds})
         if not result.finite or (should_stop is not None and should_stop()):
             break
@@ -354,7 +392,8 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
             x = t(x).clamp(0, 1)
     return RunResult(image=x, iterations=total_iters, stop_reason=result.stop_reason, loss=result.loss,
                      terms=result.terms, seconds=time.perf_counter() - start, scales=per_scale, history=history,
-                     settings=settings.to_dict(), notes=list(notes or []), finite=result.finite)
+                     settings=settings.to_dict(), notes=list(notes or []), finite=result.finite,
+                     evaluations=total_evals, precision=choice.precision)
 
 
 def style_targets(net: VGGFeatures, styles: Sequence[torch.Tensor], layers: Sequence[str], *, long_side: int,
@@ -440,7 +479,8 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
                   should_stop: Callable[[], bool] | None = None,
                   style_cache: dict | None = None,
                   style_term: Callable[[tuple[int, int]], Term] | None = None,
-                  transform: TransformFactory | None = None) -> RunResult:
+                  transform: TransformFactory | None = None,
+                  scale_optim: Sequence[OptimizerSettings] | None = None) -> RunResult:
     """Style transfer (Gatys et al. 2016): ``content`` painted in the style of ``styles``.
 
     ``content`` and each style are ``(1, 3, H, W)`` RGB in [0, 1]; the result has
@@ -465,21 +505,26 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
 
     return run_scales(net, make_terms, hw, settings, needed_layers(settings), content=content.to(device),
                       init=init, callback=callback, device=device, should_stop=should_stop, notes=notes,
-                      transform=transform)
+                      transform=transform, scale_optim=scale_optim)
 
 
-def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] = defaults.RECONSTRUCT_LAYERS,
+def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] | None = None,
                       settings: Settings = Settings(), device=None, net: VGGFeatures | None = None,
                       callback: Callable[[IterationInfo], None] | None = None) -> RunResult:
     """Content reconstruction (Mahendran and Vedaldi 2015; Gatys et al. 2016, fig. 1).
 
     Optimizes from ``settings.init`` (noise by default) so that the features at
-    ``layers`` match those of ``content``. No style or TV term, unless
-    ``settings.tv_weight`` is set explicitly.
+    ``layers`` match those of ``content`` (default conv4_2, or conv3_2 when the
+    weights stop earlier). No style or TV term, unless ``settings.tv_weight`` is set explicitly.
     """
     tv = settings.tv_weight or 0.0  # pure reconstruction unless asked
+    note = None
+    if layers is None:
+        layers, note = fitting_layers(settings, defaults.RECONSTRUCT_LAYERS, defaults.SHALLOW_RECONSTRUCT_LAYERS,
+                                      "layers")
     settings = replace(settings, content_layers=tuple(layers), style_layers=tuple(layers))
     settings, notes = resolve(settings)
+    notes += [note] if note else []
     hw = content_hw(content, settings.size)
     if net is None:
         net = load_network(settings, list(layers), device=device)
@@ -493,17 +538,22 @@ def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] = defaults
 
 
 def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], *, size: tuple[int, int] = defaults.TEXTURE_SIZE,
-                       layers: Sequence[str] = defaults.TEXTURE_LAYERS, settings: Settings = Settings(),
+                       layers: Sequence[str] | None = None, settings: Settings = Settings(),
                        device=None, net: VGGFeatures | None = None,
                        callback: Callable[[IterationInfo], None] | None = None) -> RunResult:
     """Texture synthesis (Gatys et al. 2015): match Gram matrices of ``layers`` from noise.
 
     ``size`` is the output (H, W); the style image is scaled so its long side is
-    ``settings.style_scale`` x the output's long side.
+    ``settings.style_scale`` x the output's long side. ``layers`` default to the
+    style layers (relu1_1..relu5_1, or relu1_1..relu3_1 when the weights stop earlier).
     """
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    note = None
+    if layers is None:
+        layers, note = fitting_layers(settings, defaults.TEXTURE_LAYERS, defaults.SHALLOW_STYLE_LAYERS, "layers")
     settings = replace(settings, content_layers=tuple(layers), style_layers=tuple(layers))
     settings, notes = resolve(settings)
+    notes += [note] if note else []
     if min(size) <= 0:
         raise VidstyleError(f"texture size must be positive, got {size[1]}x{size[0]}")
     if net is None:

@@ -205,11 +205,14 @@ def test_offline_download_error_names_file_cache_and_option(images, tmp_path, mo
     with socket.socket() as s:  # a port nothing listens on: the download fails like offline
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    fake = WeightSource("torchvision", f"http://127.0.0.1:{port}/vgg19-dcbb9e9d.pth", "vgg19-dcbb9e9d.pth")
+    fake = WeightSource(name="torchvision", convention="torchvision", origin="download", description="test",
+                        licence="test", url=f"http://127.0.0.1:{port}/vgg19-dcbb9e9d.pth",
+                        filename="vgg19-dcbb9e9d.pth")
     monkeypatch.setattr(weights_mod, "torchvision_source", lambda: fake)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
     monkeypatch.delenv("VIDSTYLE_WEIGHTS", raising=False)
-    res = invoke("texture", images["style"], "-o", tmp_path / "o.png", "--layers", "relu1_1", *FAST)
+    res = invoke("texture", images["style"], "-o", tmp_path / "o.png", "--layers", "relu1_1", "--model", "torchvision",
+                 *FAST)
     assert_user_error(res, "vgg19-dcbb9e9d.pth", str(tmp_path / "hub"), "--weights")
     assert not (tmp_path / "o.png").exists()
 

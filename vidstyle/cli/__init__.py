@@ -26,7 +26,7 @@ def _register_commands() -> None:
     from vidstyle.cli import image_cmds
 
     image_cmds.register(app)
-    for name in ("flow_cmd", "video_cmd", "sweep_cmd"):
+    for name in ("flow_cmd", "video_cmd", "sweep_cmd", "weights_cmd"):
         try:
             module = __import__(f"vidstyle.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:  # command module not written yet
@@ -40,9 +40,23 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every refusal is one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)
     except USER_ERRORS as exc:  # pragma: no cover - commands catch these themselves
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - click's usage errors (typer vendors click; no public class)
+        if getattr(exc, "exit_code", None) != 2 or not hasattr(exc, "format_message"):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # plain `vidstyle` or `vidstyle video`: the help, as before
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        console.print(f"[bold red]error:[/] {message}{hint}", soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

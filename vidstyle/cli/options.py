@@ -14,9 +14,7 @@ import typer
 
 from vidstyle import defaults
 from vidstyle.cli.common import parse_csv, parse_floats
-from vidstyle.engine import Settings
 from vidstyle.errors import VidstyleError
-from vidstyle.optimize import OptimizerSettings
 
 ENGINE = "Engine options"
 LOSS = "Loss options"
@@ -42,9 +40,11 @@ Scales = Annotated[str, typer.Option("--scales", help="Coarse-to-fine long sides
 Device = Annotated[str, typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.",
                                      rich_help_panel=ENGINE)]
 Model = Annotated[str, typer.Option("--model", envvar="VIDSTYLE_MODEL",
-                                    help="Weight convention: torchvision (IMAGENET1K_V1, RGB, mean/std; downloaded "
-                                    "once into the torch hub cache) or caffe (original Oxford VGG-19 as in "
-                                    "neural-style, BGR 0..255). Also for a --weights file.", rich_help_panel=ENGINE)]
+                                    help="VGG-19 weights: original (default; the original Oxford VGG-19, 8-bit, "
+                                    "bundled: nothing to download), caffe (the same in full precision; 548 MB "
+                                    "download) or torchvision (IMAGENET1K_V1, RGB mean/std; 548 MB download). "
+                                    "With --weights: the file's input convention. `vidstyle weights` lists them.",
+                                    rich_help_panel=ENGINE)]
 Weights = Annotated[Optional[Path], typer.Option("--weights", envvar="VIDSTYLE_WEIGHTS",
                                                  help="Local VGG-19 state dict (env VIDSTYLE_WEIGHTS); partial files "
                                                  "serve the layers they cover.", rich_help_panel=ENGINE)]
@@ -83,8 +83,12 @@ def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITE
                     tv_weight: float | None = None, content_layers: str | None = None,
                     style_layers: str | None = None, style_layer_weights: str | None = None,
                     style_blend: str | None = None, style_scale: float = defaults.STYLE_SCALE,
-                    gram_norm: str = defaults.GRAM_NORM) -> Settings:
+                    gram_norm: str = defaults.GRAM_NORM) -> "Settings":  # noqa: F821
     """Validate raw CLI values and build the engine's settings."""
+    # Deferred: this module declares options for every command and must not import torch.
+    from vidstyle.engine import Settings
+    from vidstyle.optimize import OptimizerSettings
+
     if iterations <= 0:
         raise VidstyleError(f"--iterations must be > 0, got {iterations}")
     if size <= 0:
