@@ -15,6 +15,7 @@ import torch
 
 from vidstyle import defaults
 from vidstyle.lbfgs import LBFGS
+from vidstyle.precision import LossScaler
 
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
@@ -43,6 +44,7 @@ class OptimizeResult:
     seconds: float
     history: list[dict] = field(default_factory=list)
     finite: bool = True
+    evaluations: int = 0  # loss+gradient passes (L-BFGS backtracks and loss-scale retries included)
 
 
 @dataclass(frozen=True)
@@ -70,26 +72,50 @@ def _relative_decrease(losses: list[float], window: int) -> float:
     return (old - new) / (window * max(abs(new), 1e-30))
 
 
+def gradient(loss_fn: LossFn, x: torch.Tensor, scaler: LossScaler | None = None
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, int]:
+    """``(total, terms, d total / d x, passes)``; a float16 run's ``scaler`` rescales the backward pass."""
+    if scaler is None:
+        total, terms = loss_fn(x)
+        (grad,) = torch.autograd.grad(total, x)
+        return total, terms, grad, 1
+    before = scaler.overflows
+    total, terms, grad = scaler.gradient(loss_fn, x)
+    return total, terms, grad, 1 + scaler.overflows - before
+
+
+def _floats(total: torch.Tensor, terms: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+    # One device-to-host copy for the loss and all its terms: on a GPU each float() would be a sync.
+    values = torch.stack([total.detach().float()] + [v.detach().float() for v in terms.values()]).tolist()
+    return values[0], dict(zip(terms, values[1:]))
+
+
 def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
              callback: Callable[[IterationInfo], None] | None = None,
              scale: int = 0, scales: int = 1, clock_start: float | None = None,
-             should_stop: Callable[[], bool] | None = None) -> OptimizeResult:
+             should_stop: Callable[[], bool] | None = None,
+             scaler: LossScaler | None = None) -> OptimizeResult:
     """Minimise ``loss_fn`` over the pixels of ``x0`` and return the best finite image.
 
     Early stop: after ``min_iterations`` (and never before ``window`` + 1
     iterations), stop once the mean relative loss decrease per iteration over
     the last ``window`` iterations drops below ``tol``. A non-finite loss stops
-    the run and returns the last image whose loss was finite.
+    the run and returns the last image whose loss was finite. ``scaler``: loss
+    scaling of float16 runs (:mod:`vidstyle.precision`).
     """
     start = time.perf_counter() if clock_start is None else clock_start
     s = settings
     shape = x0.shape
 
+    passes = 0
+
     def evaluate(flat: torch.Tensor) -> tuple[float, torch.Tensor, dict]:
+        nonlocal passes
         x = flat.detach().view(shape).requires_grad_(True)
-        total, terms = loss_fn(x)
-        (grad,) = torch.autograd.grad(total, x)
-        return float(total.detach()), grad.reshape(-1), {k: float(v.detach()) for k, v in terms.items()}
+        total, terms, grad, n = gradient(loss_fn, x, scaler)
+        passes += n
+        loss, floats = _floats(total, terms)
+        return loss, grad.reshape(-1), floats
 
     losses: list[float] = []
     history: list[dict] = []
@@ -121,17 +147,16 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
                 iteration -= 1  # this one moved nothing
                 break
         else:
-            adam.zero_grad(set_to_none=True)
-            total, terms_t = loss_fn(x)
-            loss = float(total.detach())
+            total, terms_t, grad, n = gradient(loss_fn, x, scaler)
+            passes += n
+            loss, terms = _floats(total, terms_t)
             if math.isfinite(loss):
-                total.backward()
+                x.grad = grad
                 adam.step()
                 with torch.no_grad():
                     x.clamp_(0.0, 1.0)
             else:
                 finite = False
-            terms = {k: float(v.detach()) for k, v in terms_t.items()}
         if not finite:
             stop_reason = f"non-finite loss at iteration {iteration}; kept the last finite image"
             iteration -= 1
@@ -172,4 +197,5 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
         seconds=time.perf_counter() - start,
         history=history,
         finite=finite,
+        evaluations=passes,
     )
