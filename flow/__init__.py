@@ -26,15 +26,48 @@ Public API::
     fetch_spynet_weights(model, *, cache_dir=None, url=None, download=True, progress=False) -> Path
 """
 
-from flow.backends import BACKENDS, FlowBackend, get_backend
-from flow.cache import CacheStats, FlowCache, frame_digest
-from flow.download import SPYNET_LICENCE, SPYNET_MODELS, SPYNET_URL, download_file, fetch_spynet_weights
-from flow.errors import FlowError
-from flow.flo import flo_to_tensor, read_flo, write_flo
-from flow.masks import ConsistencyParts, combine_long_term_masks, consistency_parts, reliability_mask
-from flow.sequence import FlowEngine, PairFlow, iter_flows, pair_flows
-from flow.visualize import FlowVideoWriter, flow_to_color, save_flow_png
-from flow.warp import Warp, warp
+import sys
+import types
+
+# Imported on first use (PEP 562): ``from flow.errors import FlowError`` and the CLI's argument
+# checks must not pay for torch and OpenCV.
+_EXPORTS = {
+    "BACKENDS": "flow.backends", "CacheStats": "flow.cache", "ConsistencyParts": "flow.masks",
+    "FlowBackend": "flow.backends", "FlowCache": "flow.cache", "FlowEngine": "flow.sequence",
+    "FlowError": "flow.errors", "FlowVideoWriter": "flow.visualize", "PairFlow": "flow.sequence",
+    "SPYNET_LICENCE": "flow.download", "SPYNET_MODELS": "flow.download", "SPYNET_URL": "flow.download",
+    "Warp": "flow.warp", "combine_long_term_masks": "flow.masks", "consistency_parts": "flow.masks",
+    "download_file": "flow.download", "fetch_spynet_weights": "flow.download", "flo_to_tensor": "flow.flo",
+    "flow_to_color": "flow.visualize", "frame_digest": "flow.cache", "get_backend": "flow.backends",
+    "iter_flows": "flow.sequence", "pair_flows": "flow.sequence", "read_flo": "flow.flo",
+    "reliability_mask": "flow.masks", "save_flow_png": "flow.visualize", "warp": "flow.warp",
+    "write_flo": "flow.flo",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flow' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    """Keeps ``flow.warp`` the function: importing the submodule ``flow.warp`` would otherwise bind the
+    module to the package attribute of the same name (the eager imports used to rebind it afterwards)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType) and _EXPORTS[name] == value.__name__:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "BACKENDS", "CacheStats", "ConsistencyParts", "FlowBackend", "FlowCache", "FlowEngine", "FlowError",

@@ -9,17 +9,28 @@ Python API (the CLI calls these)::
 Images are ``(1, 3, H, W)`` float32 RGB tensors in [0, 1].
 """
 
-from vidstyle.engine import (
-    RunResult,
-    Settings,
-    load_network,
-    reconstruct_image,
-    stylize_image,
-    synthesize_texture,
-)
-from vidstyle.errors import LayerError, VidstyleError, WeightsError
-from vidstyle.imageio import load_image, save_image
-from vidstyle.optimize import IterationInfo, OptimizerSettings
+# The public names are imported on first use (PEP 562), so that ``import vidstyle.cli`` and a
+# refused command line never pay for torch: see README "Troubleshooting" and benchmarks/README.md.
+_EXPORTS = {
+    "RunResult": "vidstyle.engine", "Settings": "vidstyle.engine", "load_network": "vidstyle.engine",
+    "reconstruct_image": "vidstyle.engine", "stylize_image": "vidstyle.engine",
+    "synthesize_texture": "vidstyle.engine",
+    "LayerError": "vidstyle.errors", "VidstyleError": "vidstyle.errors", "WeightsError": "vidstyle.errors",
+    "load_image": "vidstyle.imageio", "save_image": "vidstyle.imageio",
+    "IterationInfo": "vidstyle.optimize", "OptimizerSettings": "vidstyle.optimize",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vidstyle' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

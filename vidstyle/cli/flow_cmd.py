@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vidstyle import defaults
 from vidstyle.atomic import atomic_file
 from vidstyle.cli import options as o
+from vidstyle.cli.checks import (VIDEO_EXTENSIONS, Rule, check_extension, check_folder_option, check_numbers,
+                                 check_video_size)
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.progress import download_progress
 from vidstyle.errors import VidstyleError
@@ -104,6 +105,7 @@ def _check_dir(path: Path, overwrite: bool, option: str) -> Path:
 
 def _save_mask_png(path: Path, mask) -> None:
     import cv2
+    import numpy as np
 
     arr = (mask[0, 0].clamp(0, 1).mul(255).round().to("cpu").numpy()).astype(np.uint8)
     ok, png = cv2.imencode(".png", arr)
@@ -139,14 +141,18 @@ def register(app: typer.Typer) -> None:
     ):
         """Compute forward/backward optical flow and reliability masks for every neighbouring frame pair
         of VIDEO into the flow cache (a second run is all cache hits), optionally exporting them."""
-        from flow import FlowVideoWriter, get_backend, iter_flows, write_flo
-        from vidstyle.video.decode import iter_frames, probe
-
         try:
-            if size < 16:
-                raise VidstyleError(f"--size must be at least 16, got {size}")
             if max_frames is not None and max_frames < 2:
                 raise VidstyleError(f"--max-frames must be at least 2 (flow needs a pair), got {max_frames}")
+            check_numbers(locals(), overrides={"size": Rule(16)})
+            check_video_size(size)
+            check_extension(visualize, "--visualize", VIDEO_EXTENSIONS)
+            check_folder_option(save_flo, "--save-flo")
+            check_folder_option(masks, "--masks")
+            # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
+            from flow import FlowVideoWriter, get_backend, iter_flows, write_flo
+            from vidstyle.video.decode import iter_frames, probe
+
             params = flow_backend_params(method, preset=preset, flow_weights=flow_weights, quiet=quiet)
             if visualize is not None:
                 check_output(visualize, overwrite)

@@ -14,7 +14,6 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
 
 from vidstyle.atomic import write_json  # noqa: F401  (re-exported for the commands)
 from vidstyle.cli.common import console
-from vidstyle.optimize import IterationInfo
 
 
 class RunProgress:
@@ -39,7 +38,7 @@ class RunProgress:
     def __exit__(self, *exc):
         self._progress.__exit__(*exc)
 
-    def __call__(self, info: IterationInfo) -> None:
+    def __call__(self, info) -> None:  # vidstyle.optimize.IterationInfo
         if info.scale != self._scale:
             if self._task is not None:
                 self._progress.update(self._task, total=self._progress.tasks[self._task].completed)

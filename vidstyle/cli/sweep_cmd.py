@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vidstyle import defaults
 from vidstyle.cli import options as o
+from vidstyle.cli.checks import check_folder_option, check_input_file, check_numbers
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.progress import download_progress, environment, graceful_interrupt, write_json
 from vidstyle.atomic import write_text
@@ -113,6 +114,11 @@ def register(app: typer.Typer) -> None:
     ):
         """Compare settings side by side: layers, weights, seeds, inits, or every content x style."""
         try:
+            check_numbers(locals())
+            check_folder_option(outdir, "-o")
+            for path in list(images or []) + list(style or []):
+                check_input_file(path, "image")
+            # Deferred until the arguments are checked (torch takes seconds to import).
             from vidstyle.engine import load_network
             from vidstyle.imageio import load_image, save_image
             from vidstyle.sweep import cell_filename, plan_sweep, run_sweep

@@ -11,10 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vidstyle import defaults
 from vidstyle.cli import options as o
+from vidstyle.cli.checks import check_extension, check_input_file, check_numbers, check_video_size
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, parse_csv, resolve_device
+from vidstyle.cli.guard import check_work_dir, guard_memory, out_of_memory, work_dir_summary
 from vidstyle.cli.progress import environment, graceful_interrupt, write_json
 from vidstyle.errors import VidstyleError
-from vidstyle.optimize import IterationInfo
+from vidstyle.video.outputs import check_output_path, normalise_output
 
 VIDEO = "Video options"
 
@@ -54,7 +56,7 @@ class VideoProgress:
         self._current = f"frame {index}{p}"
         self._p.update(self._task, now=f"{self._current} starting")
 
-    def iteration(self, info: IterationInfo):
+    def iteration(self, info):  # vidstyle.optimize.IterationInfo
         self._p.update(self._task, now=f"{self._current} it {info.iteration}/{info.iterations} "
                                         f"loss {info.loss:.4g} | {self._last}")
 
@@ -108,14 +110,20 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
     return vs
 
 
+def _frame_hw(output_size, info, size: int) -> tuple[int, int]:
+    w, h = output_size(info.width, info.height, size)
+    return h, w
+
+
 def register(app: typer.Typer) -> None:
     @app.command("video")
     def video_cmd(
         input: Annotated[Path, typer.Argument(help="Input video (any container/codec FFmpeg reads).")],
         styles: Annotated[list[Path], typer.Argument(help="One or more style images.")],
-        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov, or "
-                                                       "a folder/ for PNG frames); default <input>.<style>.mp4 "
-                                                       "beside the input. Never overwritten without -y.")] = None,
+        output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output video (.mp4/.mkv/.mov), or "
+                                                      "PNG frames: a folder/ (trailing slash) or a pattern like "
+                                                      "frames/%05d.png; default <input>.<style>.mp4 beside the "
+                                                      "input. Never overwritten without -y.")] = None,
         method: Annotated[str, typer.Option("--method", help="Optical flow: deepflow, dis (fast) or spynet.",
                                             rich_help_panel=VIDEO)] = defaults.FLOW_METHOD,
         size: Annotated[Optional[int], typer.Option("--size", help="Long side of the stylized frames (rounded to "
@@ -134,9 +142,10 @@ def register(app: typer.Typer) -> None:
                                                                  "loss on [0,1] pixels (default: derived, see README).",
                                                                  rich_help_panel=VIDEO)] = None,
         first_iterations: Annotated[int, typer.Option("--first-iterations", help="Iterations of frame 0 and of "
-                                                      "each new shot.", rich_help_panel=VIDEO)] = defaults.FIRST_ITERATIONS,
-        iterations: Annotated[int, typer.Option("--iterations", help="Iterations of each later frame (the early "
-                                                "stop may end sooner).", rich_help_panel=VIDEO)] = defaults.FRAME_ITERATIONS,
+                                                      "each new shot, per scale of --scales (the early stop may end "
+                                                      "sooner).", rich_help_panel=VIDEO)] = defaults.FIRST_ITERATIONS,
+        iterations: Annotated[int, typer.Option("--iterations", help="Iterations of each later frame "
+                                                "(one scale; the early stop may end sooner).", rich_help_panel=VIDEO)] = defaults.FRAME_ITERATIONS,
         long_term: Annotated[str, typer.Option("--long-term", help="Earlier frames the temporal loss uses, e.g. "
                                                "1,2,4 (masks combined closest first).", rich_help_panel=VIDEO)] =
         ",".join(map(str, defaults.LONG_TERM)),
@@ -157,6 +166,11 @@ def register(app: typer.Typer) -> None:
                                                          rich_help_panel=VIDEO)] = None,
         restart: Annotated[bool, typer.Option("--restart", help="Discard the work dir's frames and start over.",
                                               rich_help_panel=VIDEO)] = False,
+        keep_work: Annotated[bool, typer.Option("--keep-work/--no-keep-work", help="Keep the work dir after a "
+                                                "finished video (the same command then re-encodes without "
+                                                "restyling; other settings reuse its flows). --no-keep-work "
+                                                "removes it once the video is written.", rich_help_panel=VIDEO)]
+        = True,
         cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache (default inside the "
                                                           "work dir).", rich_help_panel=VIDEO)] = None,
         content_weight: o.ContentWeight = None,
@@ -192,11 +206,28 @@ def register(app: typer.Typer) -> None:
         quiet: o.Quiet = False,
     ):
         """Stylize a video with temporal consistency (Ruder et al. 2016/2018), keeping its timing and audio."""
-        from vidstyle.imageio import load_image
-        from vidstyle.video.pipeline import default_output, measure_temporal, stylize_video
-
         try:
-            from vidstyle.video.decode import probe
+            # Everything that needs no heavy library first: a refused command line answers at once.
+            check_numbers(locals())
+            check_video_size(size)
+            check_input_file(input, "video")
+            for s in styles:
+                check_input_file(s, "style image")
+            if mask is not None:
+                check_input_file(mask, "--mask")
+            check_extension(log, "--log", (".json",))
+            if log is not None:
+                check_output(log, overwrite)
+            out = normalise_output(output) if output is not None else None
+            if out is not None:
+                check_output_path(out, codec=codec, overwrite=overwrite)
+            # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
+            from vidstyle.cli.image_cmds import network_for
+            from vidstyle.engine import needed_layers, resolve
+            from vidstyle.imageio import load_image
+            from vidstyle.video.decode import output_size, probe
+            from vidstyle.video.pipeline import default_output, default_work_dir, measure_temporal, stylize_video
+            from vidstyle.video.workdir import unfinished_manifest
 
             info = probe(input)  # a bad input fails here, before the network is loaded
             if size is None:
@@ -210,25 +241,28 @@ def register(app: typer.Typer) -> None:
                 temporal_weight=temporal_weight, long_term=long_term, passes=passes, shot_threshold=shot_threshold,
                 method=method, start=start, duration=duration, max_frames=max_frames, codec=codec, crf=crf,
                 preview=preview, mask=mask, mask_mode=mask_mode, guide=guide, colors=colors, match=match)
-            out = output if output is not None else default_output(input, styles, preview=preview is not None)
-            from vidstyle.video.encode import check_output_path
-
-            check_output_path(out, codec=codec, overwrite=overwrite)
-            if log is not None:
-                check_output(log, overwrite)
-            style_imgs = [load_image(s, what="style image") for s in styles]
+            if out is None:
+                out = default_output(input, styles, preview=preview is not None)
+                check_output_path(out, codec=codec, overwrite=overwrite)
+            work_root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+            check_work_dir(work_root, out)
             dev = resolve_device(device)
-            from vidstyle.cli.image_cmds import network_for
-            from vidstyle.engine import needed_layers, resolve
-
             es, notes = resolve(vs.engine)
+            width, height = output_size(info.width, info.height, vs.engine.size)
+            guard_memory((height, width), needed_layers(es), device=dev, optimizer=es.optim.optimizer,
+                         style_paths=styles, style_scale=es.style_scale, video=True,
+                         sizes_for=lambda n: _frame_hw(output_size, info, n))
+            if unfinished_manifest(work_root) and not restart:
+                console.print(f"[dim]work dir {work_root} holds no finished frame: this run's settings replace "
+                              "the earlier run's[/]", soft_wrap=True)
+            style_imgs = [load_image(s, what="style image") for s in styles]
             for note in notes:
                 console.print(f"[dim]{note}[/]")
             net = network_for(es, needed_layers(es), dev, quiet)
             with graceful_interrupt() as stop, VideoProgress(quiet=quiet) as bar:
                 result = stylize_video(input, style_imgs, output=out, settings=vs, device=dev, net=net,
-                                       work_dir=work_dir, restart=restart, cache_dir=cache_dir, overwrite=overwrite,
-                                       observer=bar, should_stop=stop)
+                                       work_dir=work_root, restart=restart, cache_dir=cache_dir,
+                                       overwrite=overwrite, observer=bar, should_stop=stop)
             report = None
             if log is not None and result.frames >= 2 and result.output is not None:
                 report = measure_temporal(result, input, vs, device=dev, cache_dir=cache_dir)
@@ -253,8 +287,16 @@ def register(app: typer.Typer) -> None:
                            f"{result.output} (work dir {result.work_dir} kept)")
             console.print(f"[green]wrote {result.output}[/]: {result.summary()}"
                           + (f"; {report.summary()}" if report else ""))
+            console.print(work_dir_summary(result.work_dir, keep=keep_work, cache_inside=cache_dir is None),
+                          soft_wrap=True)
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is turned into a user error here
+            message = out_of_memory(exc)
+            if message is None:
+                raise
+            raise fail(f"{message}; finished frames are kept in the work dir: run the same command again "
+                       "(or with a smaller --size) to continue") from None
 
     @app.command("evaluate")
     def evaluate_cmd(

@@ -7,8 +7,27 @@
   timestamps kept, audio copied, atomic), :func:`check_output_path`, :data:`SUPPORTED_EXTENSIONS`.
 """
 
-from vidstyle.video.decode import DecodeError, Frame, VideoInfo, iter_frames, output_size, probe
-from vidstyle.video.encode import CODECS, SUPPORTED_EXTENSIONS, VideoWriter, check_output_path, is_sequence_path
+# Imported on first use (PEP 562): the CLI's light modules import vidstyle.video.outputs and must not
+# pay for PyAV and torch.
+_EXPORTS = {
+    "DecodeError": "vidstyle.video.decode", "Frame": "vidstyle.video.decode", "VideoInfo": "vidstyle.video.decode",
+    "iter_frames": "vidstyle.video.decode", "output_size": "vidstyle.video.decode", "probe": "vidstyle.video.decode",
+    "CODECS": "vidstyle.video.outputs", "SUPPORTED_EXTENSIONS": "vidstyle.video.outputs",
+    "VideoWriter": "vidstyle.video.encode", "check_output_path": "vidstyle.video.outputs",
+    "is_sequence_path": "vidstyle.video.outputs",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vidstyle.video' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CODECS", "DecodeError", "Frame", "SUPPORTED_EXTENSIONS", "VideoInfo", "VideoWriter", "check_output_path",

@@ -31,86 +31,14 @@ import numpy as np
 from vidstyle import defaults
 from vidstyle.atomic import user_file_mode
 from vidstyle.errors import VidstyleError
+from vidstyle.video.outputs import (CODECS, SUPPORTED_EXTENSIONS, _sequence_parts, check_output_path,  # noqa: F401
+                                    is_sequence_path)
 
-SUPPORTED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv")
-CODECS = ("libx264", "libx265", "ffv1", "png")
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _PIX_FMTS = {"libx264": "yuv420p", "libx265": "yuv420p", "ffv1": "bgr0"}  # bgr0: RGB kept bit-exact
-_CODEC_CONTAINERS = {"ffv1": (".mkv",)}
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
 _AUDIO_LEAD = 0.5  # seconds of audio muxed ahead of the video written so far
-
-
-def is_sequence_path(path: str | os.PathLike) -> bool:
-    """True when ``path`` names a PNG sequence: ends with a separator, is a folder, or holds ``%``."""
-    text = os.fspath(path)
-    return text.endswith(("/", os.sep)) or Path(text).is_dir() or "%" in Path(text).name
-
-
-def _sequence_parts(path: str | os.PathLike) -> tuple[Path, str]:
-    """(folder, file-name pattern) of a PNG sequence path."""
-    p = Path(path)
-    if "%" in p.name:
-        if not p.name.lower().endswith(".png"):
-            raise VidstyleError(f"{path}: a frame pattern must end with .png (e.g. frames/%05d.png)")
-        try:
-            p.name % 1
-        except (TypeError, ValueError):
-            raise VidstyleError(f"{path}: bad frame pattern (use one %d field, e.g. frames/%05d.png)") from None
-        return p.parent, p.name
-    return p, "%06d.png"
-
-
-def check_output_path(path: str | os.PathLike, *, codec: str = defaults.VIDEO_CODEC, overwrite: bool = True) -> Path:
-    """Check that a video can be written at ``path``; return it as a Path.
-
-    One-line VidstyleError for an unsupported extension, a codec the container
-    cannot hold, a missing or unwritable folder, and (``overwrite=False``) an
-    existing output. PNG sequences: see the module docstring.
-    """
-    text = os.fspath(path)
-    if is_sequence_path(text):
-        if codec not in ("png", defaults.VIDEO_CODEC):  # the default codec means "not chosen": PNG
-            raise VidstyleError(f"{text} is a PNG sequence folder; codec {codec!r} needs a video file (.mkv, .mp4)")
-        folder, _ = _sequence_parts(text)
-        target, parent = folder, folder.parent
-        if folder.exists():
-            if not folder.is_dir():
-                raise VidstyleError(f"{folder} exists and is not a folder")
-            if any(folder.iterdir()) and not overwrite:
-                raise VidstyleError(f"{folder} already holds files (use -y/--overwrite to replace them)")
-            if any(not f.name.lower().endswith(".png") for f in folder.iterdir()):
-                raise VidstyleError(f"{folder} holds files other than PNG frames; refusing to replace it")
-    else:
-        target = Path(text)
-        parent = target.parent
-        ext = target.suffix.lower()
-        if ext not in SUPPORTED_EXTENSIONS:
-            raise VidstyleError(
-                f"{target}: unsupported video extension {target.suffix or '(none)'!r} "
-                f"(use {', '.join(SUPPORTED_EXTENSIONS)}, or a folder/ for PNG frames)"
-            )
-        if codec not in CODECS:
-            raise VidstyleError(f"unknown codec {codec!r} (choose from {', '.join(CODECS)})")
-        if codec == "png":
-            raise VidstyleError(f"codec png writes a folder of frames: give a folder path like out/ , not {target}")
-        allowed = _CODEC_CONTAINERS.get(codec)
-        if allowed and ext not in allowed:
-            raise VidstyleError(f"codec {codec} needs a {'/'.join(allowed)} output, not {target.suffix}")
-        if target.exists():
-            if target.is_dir():
-                raise VidstyleError(f"{target} is a folder")
-            if not overwrite:
-                raise VidstyleError(f"{target} already exists (use -y/--overwrite to replace it)")
-    parent = parent if str(parent) else Path(".")
-    if not parent.exists():
-        raise VidstyleError(f"output folder {parent} does not exist")
-    if not parent.is_dir():
-        raise VidstyleError(f"output folder {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise VidstyleError(f"output folder {parent} is not writable")
-    return Path(text) if not is_sequence_path(text) else target
 
 
 def _write_error(path: Path, exc: BaseException) -> VidstyleError:

@@ -201,8 +201,11 @@ def default_output(input_path: Path, styles: Sequence[Path], *, preview: bool = 
 
 
 def default_work_dir(output: Path) -> Path:
-    """``<output>.work`` beside the output (a folder; a PNG-sequence output gets the same suffix)."""
+    """``<output>.work`` beside the output; for a PNG sequence ``<folder>.work`` beside its folder
+    (never inside it: the finished folder replaces the output folder as a whole)."""
     output = Path(output)
+    if "%" in output.name:
+        output = output.parent
     return output.with_name(output.name + ".work")
 
 

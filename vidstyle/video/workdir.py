@@ -11,7 +11,14 @@ Layout::
 A frame counts as finished when its PNG exists; its JSON record is written
 first, so a run killed at any moment leaves either a whole frame or none. A
 second run with the same settings continues after the last finished frame; a
-run with other settings is refused with the list of what changed.
+run with other settings is refused with the list of what changed - but only
+once a frame is finished: a run that stopped before that (a refused mask, a
+crash while loading) is replaced by the next run's settings.
+
+One run per work dir: ``<work>/lock`` is held with an OS file lock
+(``fcntl.flock``) while a :class:`WorkDir` is open, so a second process is
+refused at once, naming the first one's pid; the OS releases it when the
+process ends, however it ends.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import hashlib
 import json
 import os
 import shutil
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +40,9 @@ from vidstyle.errors import VidstyleError
 from vidstyle.imageio import from_uint8, load_image, save_image
 
 MANIFEST = "manifest.json"
+LOCK = "lock"
 FORMAT = 1
+_KEEP = ("flow", LOCK)  # what a restart or a replaced manifest leaves in place
 
 
 def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
@@ -73,12 +84,109 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def has_finished_frames(root: str | os.PathLike) -> bool:
+    """Whether any pass of the work dir at ``root`` holds a finished frame (which locks its settings)."""
+    root = Path(root)
+    return root.is_dir() and any(True for d in root.glob("pass*") if d.is_dir() for _ in d.glob("[0-9]*.png"))
+
+
+def unfinished_manifest(root: str | os.PathLike) -> bool:
+    """True when ``root`` has a manifest but no finished frame: the next run replaces its settings."""
+    return (Path(root) / MANIFEST).is_file() and not has_finished_frames(root)
+
+
+def folder_bytes(root: str | os.PathLike) -> int:
+    """Total size of the files under ``root`` (0 if it does not exist)."""
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+class RunLock:
+    """An exclusive OS lock on ``path`` (``fcntl.flock``), released by :meth:`release`, by garbage
+    collection, or by the OS when the process ends - a crash never leaves a work dir locked."""
+
+    _held: "weakref.WeakValueDictionary[str, RunLock]"
+
+    def __init__(self, path: Path, what: str):
+        self.path = path
+        self._fh = None
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here; one run per work dir is then up to the user
+            return
+        try:
+            fh = open(path, "a+")
+        except OSError as exc:
+            raise VidstyleError(f"cannot use {what}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise VidstyleError(f"{what} is in use by another vidstyle run ({holder}); wait for it to finish, "
+                                "or stop it, or pass another --work-dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        fh.flush()
+        self._fh = fh
+
+    @classmethod
+    def acquire(cls, path: Path, what: str) -> "RunLock":
+        """The lock on ``path``; an open one of this process is shared (a resumed call in one process)."""
+        key = str(path.resolve())
+        lock = cls._held.get(key)
+        if lock is None or lock._fh is None:
+            lock = cls(path, what)
+            cls._held[key] = lock
+        return lock
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the descriptor drops the flock
+            self._fh = None
+
+    def __del__(self):
+        self.release()
+
+
+RunLock._held = weakref.WeakValueDictionary()
+
+
+def try_lock(path: str | os.PathLike) -> bool:
+    """Lock ``path`` exclusively for an instant; False if another process holds it (not a stale file)."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also drops the lock
+
+
 class WorkDir:
     """One run's work directory (see the module docstring); create with :meth:`open`."""
 
-    def __init__(self, root: Path, manifest: dict):
+    def __init__(self, root: Path, manifest: dict, lock: RunLock | None = None):
         self.root = root
         self.manifest = manifest
+        self.lock = lock
+        self.replaced = False  # True when the manifest of a run without finished frames was replaced
 
     @classmethod
     def open(cls, root: str | os.PathLike, identity: dict, *, restart: bool = False) -> "WorkDir":
@@ -86,13 +194,23 @@ class WorkDir:
 
         An existing work dir made for another identity raises
         :class:`VidstyleError` naming what changed, unless ``restart`` (then its
-        frames are discarded; the flow cache inside is kept).
+        frames are discarded; the flow cache inside is kept) or it holds no
+        finished frame (then its manifest is replaced and ``replaced`` is set).
+        Another process working in ``root`` raises at once (see :class:`RunLock`).
         """
         root = Path(root)
         identity = json.loads(json.dumps(identity, default=str))  # normalise tuples/paths as stored
         path = root / MANIFEST
         if root.exists() and not root.is_dir():
             raise VidstyleError(f"work dir {root} exists and is not a folder")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VidstyleError(f"cannot use work dir {root}: {exc.strerror or exc}") from None
+        lock = RunLock.acquire(root / LOCK, f"work dir {root}")
+        replaced = False
+        if path.is_file() and not restart and not has_finished_frames(root):
+            restart = replaced = True  # settings lock only once a frame is finished
         if path.is_file():
             try:
                 old = json.loads(path.read_text())
@@ -105,20 +223,22 @@ class WorkDir:
                 raise VidstyleError(f"work dir {root} was made with other settings: " + "; ".join(changed)
                                     + " (use --restart to discard its frames, or another --work-dir)")
             if not restart:
-                return cls(root, old)
-        elif root.exists() and any(p.name != "flow" for p in root.iterdir()) and not restart:
+                return cls(root, old, lock)
+        elif root.exists() and any(p.name not in _KEEP for p in root.iterdir()) and not restart:
             raise VidstyleError(f"work dir {root} is not empty and has no {MANIFEST} (use --restart or another --work-dir)")
         try:
             root.mkdir(parents=True, exist_ok=True)
             for child in root.iterdir():
-                if child.name == "flow":
+                if child.name in _KEEP:
                     continue
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
             manifest = {"format": FORMAT, "identity": identity, "state": {}}
             _atomic_json(path, manifest)
         except OSError as exc:
             raise VidstyleError(f"cannot use work dir {root}: {exc.strerror or exc}") from None
-        return cls(root, manifest)
+        work = cls(root, manifest, lock)
+        work.replaced = replaced
+        return work
 
     # -- state ----------------------------------------------------------------
     @property
