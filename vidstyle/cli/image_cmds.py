@@ -101,6 +101,7 @@ def register(app: typer.Typer) -> None:
         scales: o.Scales = defaults.SCALES,
         seed: o.Seed = defaults.SEED,
         device: o.Device = "auto",
+        precision: o.Precision = defaults.PRECISION,
         model: o.Model = defaults.MODEL,
         weights: o.Weights = None,
         pooling: o.Pooling = defaults.POOLING,
@@ -123,13 +124,16 @@ def register(app: typer.Typer) -> None:
                 lr=lr, init=init, seed=seed, scales=scales, model=model, weights=weights, pooling=pooling,
                 content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                 content_layers=content_layers, style_layers=style_layers, style_layer_weights=style_layer_weights,
-                style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm)
+                style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm, precision=precision)
             # Deferred until the arguments are checked (torch takes seconds to import).
             from vidstyle.engine import needed_layers, resolve, stylize_image
             from vidstyle.imageio import load_image
             from vidstyle.spatial import load_controls
 
             dev = resolve_device(device)
+            settings, precision_note = o.choose_precision(settings, dev)
+            if precision_note and not quiet:
+                console.print(f"[dim]{precision_note}[/]")
             settings, notes = resolve(settings)
             guard_still(content, settings.size, needed_layers(settings), dev, settings, styles or [])
             content_img = load_image(content, what="content image")
@@ -176,6 +180,7 @@ def register(app: typer.Typer) -> None:
         seed: o.Seed = defaults.SEED,
         tv_weight: o.TVWeight = None,
         device: o.Device = "auto",
+        precision: o.Precision = defaults.PRECISION,
         model: o.Model = defaults.MODEL,
         weights: o.Weights = None,
         pooling: o.Pooling = defaults.POOLING,
@@ -189,7 +194,8 @@ def register(app: typer.Typer) -> None:
             layer_list = parse_csv(layers, option="--layers") if layers is not None else None
             settings = o.engine_settings(size=size, iterations=iterations, min_iterations=min_iterations, tol=tol,
                                          optimizer=optimizer, lr=lr, init=init, seed=seed, scales=scales,
-                                         model=model, weights=weights, pooling=pooling, tv_weight=tv_weight)
+                                         model=model, weights=weights, pooling=pooling, tv_weight=tv_weight,
+                                         precision=precision)
             diff_path = output.with_name(output.stem + ".diff.png")
             if diff:
                 check_output(diff_path, overwrite)
@@ -200,6 +206,9 @@ def register(app: typer.Typer) -> None:
             layer_list = default_layers(layer_list, settings, defaults.RECONSTRUCT_LAYERS,
                                         defaults.SHALLOW_RECONSTRUCT_LAYERS, quiet)
             dev = resolve_device(device)
+            settings, precision_note = o.choose_precision(settings, dev)
+            if precision_note and not quiet:
+                console.print(f"[dim]{precision_note}[/]")
             guard_still(content, settings.size, layer_list, dev, settings, [])
             content_img = load_image(content, what="content image")
             net = network_for(replace(settings, content_layers=tuple(layer_list)), layer_list, dev, quiet)
@@ -235,6 +244,7 @@ def register(app: typer.Typer) -> None:
         scales: o.Scales = defaults.SCALES,
         seed: o.Seed = defaults.SEED,
         device: o.Device = "auto",
+        precision: o.Precision = defaults.PRECISION,
         model: o.Model = defaults.MODEL,
         weights: o.Weights = None,
         pooling: o.Pooling = defaults.POOLING,
@@ -250,7 +260,7 @@ def register(app: typer.Typer) -> None:
             settings = o.engine_settings(size=max(hw), iterations=iterations, min_iterations=min_iterations,
                                          tol=tol, optimizer=optimizer, lr=lr, init="noise", seed=seed,
                                          scales=scales, model=model, weights=weights, pooling=pooling,
-                                         style_scale=style_scale, gram_norm=gram_norm)
+                                         style_scale=style_scale, gram_norm=gram_norm, precision=precision)
             # Deferred until the arguments are checked (torch takes seconds to import).
             from vidstyle.engine import synthesize_texture
             from vidstyle.imageio import load_image
@@ -258,6 +268,9 @@ def register(app: typer.Typer) -> None:
             layer_list = default_layers(layer_list, settings, defaults.TEXTURE_LAYERS, defaults.SHALLOW_STYLE_LAYERS,
                                         quiet)
             dev = resolve_device(device)
+            settings, precision_note = o.choose_precision(settings, dev)
+            if precision_note and not quiet:
+                console.print(f"[dim]{precision_note}[/]")
             guard_memory(hw, layer_list, device=dev, optimizer=settings.optim.optimizer, style_paths=[style],
                          style_scale=settings.style_scale)
             style_img = load_image(style, what="style image")

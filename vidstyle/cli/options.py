@@ -7,6 +7,7 @@ aliases and turns them into a :class:`vidstyle.engine.Settings` with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,6 +38,11 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed of the noise image (same
 Scales = Annotated[str, typer.Option("--scales", help="Coarse-to-fine long sides: auto (halve from --size down to "
                                      f"{defaults.SCALE_MIN}), none, a list like 128,256,512, or START:FACTOR "
                                      "such as 128:2 or 128:sqrt2.", rich_help_panel=ENGINE)]
+Precision = Annotated[str, typer.Option(
+    "--precision", help="Arithmetic of the VGG network: auto (bf16 where a one-off check on this machine finds it "
+    f"faster, remembered in $XDG_CACHE_HOME/{defaults.PRECISION_CACHE}; else fp32), fp32, bf16 (CPUs with "
+    "AVX512-BF16/AMX, recent GPUs) or fp16 (CUDA GPUs, with loss scaling). The image, Grams and losses stay "
+    "float32.", rich_help_panel=ENGINE)]
 Device = Annotated[str, typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.",
                                      rich_help_panel=ENGINE)]
 Model = Annotated[str, typer.Option("--model", envvar="VIDSTYLE_MODEL",
@@ -83,7 +89,8 @@ def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITE
                     tv_weight: float | None = None, content_layers: str | None = None,
                     style_layers: str | None = None, style_layer_weights: str | None = None,
                     style_blend: str | None = None, style_scale: float = defaults.STYLE_SCALE,
-                    gram_norm: str = defaults.GRAM_NORM) -> "Settings":  # noqa: F821
+                    gram_norm: str = defaults.GRAM_NORM,
+                    precision: str = defaults.PRECISION) -> "Settings":  # noqa: F821
     """Validate raw CLI values and build the engine's settings."""
     # Deferred: this module declares options for every command and must not import torch.
     from vidstyle.engine import Settings
@@ -99,6 +106,8 @@ def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITE
         raise VidstyleError(f"--tol must be >= 0, got {tol}")
     if optimizer not in defaults.OPTIMIZERS:
         raise VidstyleError(f"--optimizer {optimizer!r}: expected lbfgs or adam")
+    if precision not in defaults.PRECISIONS:
+        raise VidstyleError(f"--precision {precision!r}: expected one of {', '.join(defaults.PRECISIONS)}")
     if lr <= 0:
         raise VidstyleError(f"--lr must be > 0, got {lr}")
     if weights is not None and not Path(weights).is_file():
@@ -114,9 +123,26 @@ def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITE
         style_layer_weights=tuple(layer_w) if layer_w else None,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight, gram_norm=gram_norm,
         style_blend=tuple(blend) if blend else None, style_scale=style_scale, init=init, seed=seed, scales=scales,
+        precision=precision,
         optim=OptimizerSettings(optimizer=optimizer, iterations=iterations, min_iterations=min_iterations,
                                 tol=tol, lr=lr),
     )
+
+
+def precision_cache_file() -> Path:
+    """Where ``--precision auto`` keeps its per-machine decision."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / defaults.PRECISION_CACHE
+
+
+def choose_precision(settings: "Settings", device) -> tuple["Settings", str]:  # noqa: F821
+    """Settings with ``--precision`` resolved for ``device`` (auto: measured once per machine, cached),
+    and for auto a line saying which (else ""); a precision the device lacks is a :class:`VidstyleError`."""
+    from dataclasses import replace
+
+    from vidstyle import precision
+
+    choice = precision.choose(settings.precision, device, cache_file=precision_cache_file())
+    return replace(settings, precision=choice.precision), choice.note() if choice.requested == "auto" else ""
 
 
 # ------------------------------------------------- spatial and colour control (vidstyle.spatial, vidstyle.color)

@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
         scales: o.Scales = defaults.SCALES,
         seed: o.Seed = defaults.SEED,
         device: o.Device = "auto",
+        precision: o.Precision = defaults.PRECISION,
         model: o.Model = defaults.MODEL,
         weights: o.Weights = None,
         pooling: o.Pooling = defaults.POOLING,
@@ -134,7 +135,11 @@ def register(app: typer.Typer) -> None:
                 lr=lr, init=init or default_init, seed=seed, scales=scales, model=model, weights=weights,
                 pooling=pooling, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                 content_layers=content_layers, style_layers=style_layers, style_layer_weights=style_layer_weights,
-                style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm)
+                style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm, precision=precision)
+            # every run of the sweep at the same precision, decided before the plan copies the settings
+            settings, precision_note = o.choose_precision(settings, resolve_device(device))
+            if precision_note and not quiet:
+                console.print(f"[dim]{precision_note}[/]")
             image_paths, style_paths = list(images or []), list(style or [])
             if over == "style-layers":
                 content_paths, style_paths = [], image_paths + style_paths

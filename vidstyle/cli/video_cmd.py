@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -81,7 +82,7 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
                     style_layer_weights, style_blend, style_scale, gram_norm, init, temporal_weight, long_term,
                     passes, shot_threshold, method, start, duration, max_frames, codec, crf, preview,
                     mask=None, mask_mode=defaults.MASK_MODE, guide=defaults.GUIDE, colors=defaults.COLORS,
-                    match=defaults.COLOR_MATCH):
+                    match=defaults.COLOR_MATCH, precision=defaults.PRECISION):
     from vidstyle.video.pipeline import VideoSettings
 
     if preview is not None:
@@ -96,7 +97,7 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
                            weights=weights, pooling=pooling, content_weight=content_weight, style_weight=style_weight,
                            tv_weight=tv_weight, content_layers=content_layers, style_layers=style_layers,
                            style_layer_weights=style_layer_weights, style_blend=style_blend, style_scale=style_scale,
-                           gram_norm=gram_norm)
+                           gram_norm=gram_norm, precision=precision)
     try:
         lt = tuple(sorted({int(v) for v in parse_csv(long_term, option="--long-term")}))
     except ValueError:
@@ -198,6 +199,7 @@ def register(app: typer.Typer) -> None:
         match: o.ColorMatch = defaults.COLOR_MATCH,
         seed: o.Seed = defaults.SEED,
         device: o.Device = "auto",
+        precision: o.Precision = defaults.PRECISION,
         model: o.Model = defaults.MODEL,
         weights: o.Weights = None,
         pooling: o.Pooling = defaults.POOLING,
@@ -240,14 +242,19 @@ def register(app: typer.Typer) -> None:
                 style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm, init=init,
                 temporal_weight=temporal_weight, long_term=long_term, passes=passes, shot_threshold=shot_threshold,
                 method=method, start=start, duration=duration, max_frames=max_frames, codec=codec, crf=crf,
-                preview=preview, mask=mask, mask_mode=mask_mode, guide=guide, colors=colors, match=match)
+                preview=preview, mask=mask, mask_mode=mask_mode, guide=guide, colors=colors, match=match,
+                precision=precision)
             if out is None:
                 out = default_output(input, styles, preview=preview is not None)
                 check_output_path(out, codec=codec, overwrite=overwrite)
             work_root = Path(work_dir) if work_dir is not None else default_work_dir(out)
             check_work_dir(work_root, out)
             dev = resolve_device(device)
+            engine, precision_note = o.choose_precision(vs.engine, dev)
+            vs = dataclasses.replace(vs, engine=engine)
             es, notes = resolve(vs.engine)
+            if precision_note:
+                notes.append(precision_note)
             width, height = output_size(info.width, info.height, vs.engine.size)
             guard_memory((height, width), needed_layers(es), device=dev, optimizer=es.optim.optimizer,
                          style_paths=styles, style_scale=es.style_scale, video=True,

@@ -78,16 +78,18 @@ class FlowWorker:
     ``frames`` yields ``(index, HxWx3 uint8, pts, time)`` in processing order;
     ``distances`` are the neighbour distances (processing order) to compute;
     ``wanted(index)`` says whether a frame needs its flows (finished frames of
-    a resumed run do not). An exception from ``frames`` or the flow package is
+    a resumed run do not); ``pin`` puts each frame in page-locked memory, so
+    that a CUDA device copies it asynchronously. An exception from ``frames`` or the flow package is
     re-raised by the iterator after every job before it has been delivered.
     """
 
     def __init__(self, frames: Iterable, engine: FlowEngine | None, distances: Sequence[int], *,
-                 wanted: Callable[[int], bool] = lambda index: True, ahead: int = 2):
+                 wanted: Callable[[int], bool] = lambda index: True, ahead: int = 2, pin: bool = False):
         self.engine = engine
         self.distances = sorted(set(int(d) for d in distances))
         self._frames = frames
         self._wanted = wanted
+        self._pin = pin
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
         self._cancel = threading.Event()
         self.flow_seconds = 0.0
@@ -110,6 +112,8 @@ class FlowWorker:
                 if self._cancel.is_set():
                     return
                 content = from_uint8(image)
+                if self._pin:
+                    content = content.pin_memory()
                 job = Job(position, index, image, content, pts, time_s)
                 if self.engine is not None and self._wanted(index):
                     t0 = time.perf_counter()

@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 
 from flow import FlowCache, FlowEngine, combine_long_term_masks, get_backend, warp
-from vidstyle import defaults
-from vidstyle.engine import Settings, load_network, needed_layers, noise_image, resolve, stylize_image
+from vidstyle import defaults, precision
+from vidstyle.engine import Settings, load_network, needed_layers, noise_image, parse_scales, resolve, stylize_image
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import from_uint8, to_uint8
 from vidstyle.optimize import IterationInfo
@@ -59,6 +59,13 @@ class VideoSettings:
     engine: Settings = field(default_factory=lambda: Settings(size=defaults.VIDEO_SIZE, init="content",
                                                                 scales=defaults.VIDEO_SCALES))
     first_iterations: int = defaults.FIRST_ITERATIONS
+    # Later frames start near their answer: coarse scales (fractions of the size) with
+    # ``coarse_iterations`` each, then ``engine.optim.iterations`` at full size, with their own early stop.
+    frame_scales: tuple[float, ...] = defaults.FRAME_SCALES
+    coarse_iterations: int = defaults.COARSE_ITERATIONS
+    frame_min_iterations: int = defaults.FRAME_MIN_ITERATIONS
+    frame_tol: float = defaults.FRAME_TOL
+    frame_window: int = defaults.FRAME_TOL_WINDOW
     init: str = defaults.VIDEO_INIT
     temporal_weight: float | None = None  # None: defaults.temporal_weight(model, gram_norm)
     long_term: tuple[int, ...] = defaults.LONG_TERM
@@ -86,6 +93,12 @@ class VideoSettings:
     def validate(self) -> None:
         if self.first_iterations <= 0:
             raise VidstyleError(f"--first-iterations must be > 0, got {self.first_iterations}")
+        fs = tuple(self.frame_scales)
+        if not fs or fs[-1] != 1.0 or any(not 0 < f <= 1 for f in fs) or list(fs) != sorted(set(fs)):
+            raise VidstyleError(f"later-frame scales {fs}: expected ascending fractions in (0, 1] ending at 1")
+        if self.coarse_iterations <= 0 or self.frame_min_iterations < 0 or self.frame_tol < 0 or self.frame_window < 2:
+            raise VidstyleError("later-frame early stop: coarse iterations > 0, min iterations >= 0, tol >= 0 "
+                                "and a window >= 2 are needed")
         if self.init not in defaults.VIDEO_INITS:
             raise VidstyleError(f"--init {self.init!r}: expected one of {', '.join(defaults.VIDEO_INITS)}")
         if self.temporal_weight is not None and (self.temporal_weight < 0 or not math.isfinite(self.temporal_weight)):
@@ -148,6 +161,8 @@ class FrameReport:
     reliable: float | None  # fraction of the frame reliable w.r.t. its neighbour
     shot_start: bool
     resumed: bool = False
+    evaluations: int = 0  # loss+gradient passes (over all scales of the frame)
+    full_size_evaluations: float = 0.0  # the same, each weighted by its scale's pixels / the frame's: the cost
 
 
 class VideoObserver:
@@ -182,6 +197,7 @@ class VideoResult:
     settings: dict
     notes: list[str]
     reports: list[FrameReport]
+    precision: str = "fp32"  # of the network's forward/backward, as run
 
     @property
     def seconds_per_frame(self) -> float:
@@ -189,8 +205,10 @@ class VideoResult:
 
     def summary(self) -> str:
         out = f" -> {self.output}" if self.output else ""
+        later = [r.evaluations for r in self.reports if not r.shot_start]
+        evals = f", {sum(later) / len(later):.0f} evaluations per later frame" if later else ""
         return (f"{self.frames} frames ({self.stylized} stylized, {self.resumed} resumed) x {self.passes} pass(es) "
-                f"in {self.seconds:.1f}s, {self.seconds_per_frame:.2f} s/frame; flow cache {self.flow_hits} hits, "
+                f"in {self.seconds:.1f}s, {self.seconds_per_frame:.2f} s/frame{evals}, {self.precision}; flow cache {self.flow_hits} hits, "
                 f"{self.flow_misses} misses{out}")
 
 
@@ -307,6 +325,19 @@ class _Run:
             terms.append(TemporalTerm(w, c, self.lam, name=name))
         return terms
 
+    def _later_scales(self) -> str:
+        """The ``--scales`` of a later frame: its coarse fractions of the frame size, then the size."""
+        size = max(self.hw)
+        coarse = sorted({max(1, round(f * size)) for f in self.s.frame_scales[:-1]} - {size})
+        return ",".join(map(str, coarse + [size])) if coarse else "none"
+
+    def _later_optim(self, scales: str):
+        """Per-scale optimizer settings of a later frame: the warm-start early stop on every scale."""
+        later = replace(self.es.optim, min_iterations=self.s.frame_min_iterations, tol=self.s.frame_tol,
+                        window=self.s.frame_window)
+        n = len(parse_scales(scales, max(self.hw)))
+        return [replace(later, iterations=self.s.coarse_iterations)] * (n - 1) + [later]
+
     def _init_first(self, content: torch.Tensor) -> torch.Tensor:
         if self.s.init == "noise":
             return noise_image(tuple(content.shape[-2:]), self.es.seed, self.device)
@@ -329,7 +360,7 @@ class _Run:
         ``ctl``: the frame's mask/colour controls (:class:`vidstyle.spatial.FrameControls`) or None.
         """
         opt_content = ctl.content if ctl is not None else job.content  # e.g. grey for --colors luminance
-        content = opt_content.to(self.device)
+        content = opt_content.to(self.device, non_blocking=True)  # pinned by the flow worker on CUDA
         temporal_on = self.s.passes == 1 or pass_ >= self.s.temporal_from_pass
         if pass_ == 1:
             if shot_start:
@@ -337,12 +368,12 @@ class _Run:
             else:
                 prev = outputs[usable[0].index]
                 init = self._init_next(content, prev, usable[0])
-                iters, scales = self.es.optim.iterations, "none"
+                iters, scales = self.es.optim.iterations, self._later_scales()
                 terms = self._temporal_terms(usable, outputs) if temporal_on else []
         else:
             # Ruder et al. 2018, multi-pass: blend the previous pass with the warped neighbour.
             before = self.work.load_frame(pass_ - 1, job.index).to(self.device)
-            iters, scales, terms = self.es.optim.iterations, "none", []
+            iters, scales, terms = self.es.optim.iterations, self._later_scales(), []
             if shot_start:
                 init = before
             else:
@@ -357,13 +388,15 @@ class _Run:
             styled = torch.stack([r.mask for r in ctl.regions]).amax(0).to(self.device)
             init = styled * init + (1 - styled) * content
         frame_settings = replace(self.es, scales=scales, optim=replace(self.es.optim, iterations=iters))
+        scale_optim = None if pass_ == 1 and shot_start else self._later_optim(scales)
         self.obs.frame_start(pass_=pass_, index=job.index, iterations=iters)
         hooks = (ctl.engine_hooks(self.net, frame_settings, self.device, targets=self.controls.targets)
                  if ctl is not None else {})
         result = stylize_image(opt_content, ctl.styles if ctl is not None else self.styles, settings=frame_settings,
                                device=self.device, net=self.net, callback=self.obs.iteration,
                                extra_terms=(lambda hw: list(terms)) if terms else None, init=init.clamp(0, 1),
-                               should_stop=self.should_stop, style_cache=self.style_cache, **hooks)
+                               should_stop=self.should_stop, style_cache=self.style_cache, scale_optim=scale_optim,
+                               **hooks)
         if self.should_stop():
             self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
             return None, None
@@ -375,7 +408,9 @@ class _Run:
         report = FrameReport(index=job.index, pass_=pass_, position=job.position, iterations=result.iterations,
                              stop_reason=result.stop_reason, loss=result.loss, terms=result.terms,
                              seconds=result.seconds, flow_seconds=job.flow_seconds, reliable=reliable,
-                             shot_start=shot_start)
+                             shot_start=shot_start, evaluations=result.evaluations,
+                             full_size_evaluations=sum(sc["evaluations"] * sc["size"][0] * sc["size"][1]
+                                                       for sc in result.scales) / (self.hw[0] * self.hw[1]))
         record = asdict(report) | {"pts": job.pts, "time": job.time}
         self.work.save_frame(pass_, job.index, image_u8, record)
         self.stylized += 1
@@ -390,7 +425,9 @@ class _Run:
 
         distances = sorted(self.s.long_term)
         done = set(self.work.finished(pass_))
-        worker = FlowWorker(frames, self.flow, distances, wanted=lambda i: i not in done, ahead=defaults.FLOW_AHEAD)
+        pin = self.device is not None and torch.device(self.device).type == "cuda"
+        worker = FlowWorker(frames, self.flow, distances, wanted=lambda i: i not in done, ahead=defaults.FLOW_AHEAD,
+                            pin=pin)
         window: deque = deque(maxlen=max(distances))  # indices of the last frames, processing order
         outputs: dict[int, torch.Tensor] = {}
         order: list[int] = []
@@ -412,7 +449,8 @@ class _Run:
                         index=job.index, pass_=pass_, position=job.position, iterations=rec.get("iterations", 0),
                         stop_reason=rec.get("stop_reason", "finished earlier"), loss=rec.get("loss", float("nan")),
                         terms=rec.get("terms", {}), seconds=0.0, flow_seconds=0.0, reliable=rec.get("reliable"),
-                        shot_start=bool(rec.get("shot_start")), resumed=True))
+                        shot_start=bool(rec.get("shot_start")), resumed=True,
+                        evaluations=rec.get("evaluations", 0)))
                 else:
                     if self.should_stop():
                         self.interrupted = True
@@ -484,6 +522,11 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
     width, height = output_size(info.width, info.height, settings.engine.size)
     hw = (height, width)
     es, notes = resolve(replace(settings.engine, size=max(hw)))
+    # Resolved here, not per frame, so that the work dir's identity names the precision the frames used.
+    choice = precision.choose(es.precision, torch.device(device) if device is not None else torch.device("cpu"))
+    es = replace(es, precision=choice.precision)
+    if choice.requested == "auto":
+        notes.append(choice.note())
     observer = observer or VideoObserver()
     work_root = Path(work_dir) if work_dir is not None else default_work_dir(output)
     identity = {
@@ -534,7 +577,8 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
         stylize_seconds=run.stylize_seconds, flow_seconds=run.flow_seconds, flow_hits=cache.stats.hits,
         flow_misses=cache.stats.misses, complete=complete and decode_error is None, stop_reason=stop_reason,
         decode_error=decode_error, settings=identity,
-        notes=notes + (run.controls.notes if run.controls is not None else []), reports=run.reports)
+        notes=notes + (run.controls.notes if run.controls is not None else []), reports=run.reports,
+        precision=es.precision)
     return result
 
 
