@@ -119,7 +119,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
 
     losses: list[float] = []
     history: list[dict] = []
-    stop_reason = f"reached --iterations {s.iterations}"
+    stop_reason = f"reached {s.iterations} iterations (the budget per scale)"  # video frame 0: --first-iterations
     finite = True
     iteration = 0
     size = tuple(shape[-2:])

@@ -88,7 +88,7 @@ def test_coarse_to_fine_runs_every_scale_and_reports(base, starry, shipwreck):
     result = stylize_image(shipwreck, [starry], settings=settings)
     assert [max(s["size"]) for s in result.scales] == [32, 64, 128]
     assert result.iterations == 24 and tuple(result.image.shape[-2:]) == (88, 128)
-    assert "reached --iterations 8" in result.summary()
+    assert "reached 8 iterations (the budget per scale)" in result.summary()
 
 
 def test_adam_also_descends(base, starry, shipwreck):

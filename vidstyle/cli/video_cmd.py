@@ -17,7 +17,7 @@ from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, parse_
 from vidstyle.cli.guard import check_work_dir, guard_memory, out_of_memory, work_dir_summary
 from vidstyle.cli.progress import environment, graceful_interrupt, write_json
 from vidstyle.errors import VidstyleError
-from vidstyle.video.outputs import check_output_path, normalise_output
+from vidstyle.video.outputs import check_output_path, normalise_output, remove_stale_partials
 
 VIDEO = "Video options"
 
@@ -249,6 +249,8 @@ def register(app: typer.Typer) -> None:
                 check_output_path(out, codec=codec, overwrite=overwrite)
             work_root = Path(work_dir) if work_dir is not None else default_work_dir(out)
             check_work_dir(work_root, out)
+            for stale in remove_stale_partials(out):
+                console.print(f"[dim]removed {stale}, left by a run killed while encoding[/]", soft_wrap=True)
             dev = resolve_device(device)
             engine, precision_note = o.choose_precision(vs.engine, dev)
             vs = dataclasses.replace(vs, engine=engine)
@@ -320,12 +322,17 @@ def register(app: typer.Typer) -> None:
         overwrite: o.Overwrite = False,
     ):
         """Temporal error E_temp of STYLIZED (flow and masks from the source) and its flash score."""
-        from flow import FlowCache, FlowEngine, get_backend
-        from vidstyle.video.evaluate import evaluate_video
-
         try:
+            check_numbers(locals())
+            check_input_file(stylized, "video")
+            check_input_file(source, "--source")
+            check_extension(log, "--log", (".json",))
             if log is not None:
                 check_output(log, overwrite)
+            # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
+            from flow import FlowCache, FlowEngine, get_backend
+            from vidstyle.video.evaluate import evaluate_video
+
             dev = resolve_device(device)
             engine = FlowEngine(get_backend(method, device=dev), FlowCache(cache_dir) if cache_dir else None)
             report = evaluate_video(stylized, source, engine, start=start, max_frames=max_frames)

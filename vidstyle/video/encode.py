@@ -32,7 +32,7 @@ from vidstyle import defaults
 from vidstyle.atomic import user_file_mode
 from vidstyle.errors import VidstyleError
 from vidstyle.video.outputs import (CODECS, SUPPORTED_EXTENSIONS, _sequence_parts, check_output_path,  # noqa: F401
-                                    is_sequence_path)
+                                    hold, is_sequence_path, remove_stale_partials)
 
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _PIX_FMTS = {"libx264": "yuv420p", "libx265": "yuv420p", "ffv1": "bgr0"}  # bgr0: RGB kept bit-exact
@@ -205,15 +205,19 @@ class VideoWriter:
         self._closed = False
         self._container = None
         self._audio = None
+        self._hold = None
+        remove_stale_partials(path)  # of a run killed while encoding; live writers hold theirs
         if self.sequence:
             self._folder, self._pattern = _sequence_parts(path)
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self._folder.name}.", suffix=".partial",
                                               dir=self._folder.parent if str(self._folder.parent) else "."))
+            self._hold = hold(self._tmp)
             return
         parent = self.path.parent if str(self.path.parent) else Path(".")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".partial{self.path.suffix}", dir=parent)
         os.close(fd)
         self._tmp = Path(tmp)
+        self._hold = hold(self._tmp)
         fmt = _FORMATS[self.path.suffix.lower()]
         try:
             self._container = av.open(str(self._tmp), mode="w", format=fmt)
@@ -333,6 +337,7 @@ class VideoWriter:
             self.abort()
             raise _write_error(self.path, exc) from None
         self._closed = True
+        self._release()
         return self.path
 
     def _install_folder(self) -> None:
@@ -353,9 +358,15 @@ class VideoWriter:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
+    def _release(self) -> None:
+        if getattr(self, "_hold", None) is not None:
+            os.close(self._hold)
+            self._hold = None
+
     def abort(self) -> None:
         """Stop and remove the temporary output (nothing appears at ``path``)."""
         self._closed = True
+        self._release()
         if self._audio is not None:
             try:
                 self._audio.close()

@@ -91,6 +91,25 @@ def temporal_errors(stylized: Iterable, source: Iterable, engine: FlowEngine) ->
     return report
 
 
+def check_fits_source(info, src_info, stylized_path, source_path, *, start: float = 0.0) -> None:
+    """Refuse a source the stylized video cannot have been made from: another aspect ratio (beyond the
+    rounding of both sides to even pixels) or fewer frames (from ``start``) than the stylized video has."""
+    ar, src_ar = info.width / info.height, src_info.width / src_info.height
+    # Rounding each side to even moves the ratio by up to 1 px on the short side of the smaller video.
+    tolerance = 0.01 + 2.0 / min(info.width, info.height, src_info.width, src_info.height)
+    if abs(ar - src_ar) / src_ar > tolerance:
+        raise VidstyleError(f"{stylized_path} is {info.width}x{info.height} but the source {source_path} is "
+                            f"{src_info.width}x{src_info.height}: another aspect ratio, so not made from it "
+                            "(pass the video it was stylized from)")
+    available = src_info.frames
+    if available and start and src_info.fps:
+        available = max(0, available - int(round(start * float(src_info.fps))))
+    if info.frames and available and info.frames > available:
+        raise VidstyleError(f"{stylized_path} has {info.frames} frames but the source {source_path} has only "
+                            f"{available}" + (f" from --start {start:g}s" if start else "")
+                            + ": not made from it (or check --start)")
+
+
 def evaluate_video(stylized_path: str | Path, source_path: str | Path, engine: FlowEngine, *,
                    start: float = 0.0, max_frames: int | None = None) -> TemporalReport:
     """E_temp of a stylized video file against its source video (decoded at the stylized size)."""
@@ -98,12 +117,22 @@ def evaluate_video(stylized_path: str | Path, source_path: str | Path, engine: F
 
     info = probe(stylized_path)
     src_info = probe(source_path)
+    check_fits_source(info, src_info, stylized_path, source_path, start=start)
     size = max(info.width, info.height)
-    stylized = (f.image for f in iter_frames(stylized_path, max_frames=max_frames))
-    source = (f.image for f in iter_frames(source_path, size=size, start=start, max_frames=max_frames))
+    counts = {"stylized": 0, "source": 0}
+
+    def counted(frames, key):
+        for f in frames:
+            counts[key] += 1
+            yield f.image
+
+    stylized = counted(iter_frames(stylized_path, max_frames=max_frames), "stylized")
+    source = counted(iter_frames(source_path, size=size, start=start, max_frames=max_frames), "source")
     report = temporal_errors(stylized, source, engine)
+    if counts["stylized"] > counts["source"]:  # the source ran out first (counts the headers did not tell)
+        raise VidstyleError(f"{stylized_path} has more frames than the source {source_path} has "
+                            f"({counts['source']}" + (f" from --start {start:g}s" if start else "")
+                            + "): not made from it (or check --start)")
     if not report.errors:
         raise VidstyleError(f"{stylized_path} and {source_path}: need at least 2 frames of each to measure E_temp")
-    if src_info.frames and info.frames and max_frames is None and info.frames > src_info.frames:
-        raise VidstyleError(f"{stylized_path} has {info.frames} frames but the source only {src_info.frames}")
     return report

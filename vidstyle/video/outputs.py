@@ -103,3 +103,58 @@ def normalise_output(path: str | os.PathLike) -> Path:
     if is_sequence_path(text) and "%" not in Path(text).name:
         return Path(text) / FOLDER_PATTERN
     return Path(text)
+
+
+def _partials(path: str | os.PathLike) -> list[Path]:
+    """Temporary outputs (:class:`vidstyle.video.encode.VideoWriter`) of ``path``, finished or not."""
+    if is_sequence_path(path):
+        folder = sequence_folder(path)
+        parent = folder.parent if str(folder.parent) else Path(".")
+        globs = [f".{folder.name}.*.partial", f".{folder.name}.*.old"]
+    else:
+        p = Path(path)
+        parent = p.parent if str(p.parent) else Path(".")
+        globs = [f".{p.stem}.*.partial{p.suffix}"]
+    if not parent.is_dir():
+        return []
+    return sorted(q for g in globs for q in parent.glob(g))
+
+
+def hold(path: str | os.PathLike) -> int | None:
+    """Lock ``path`` (a temporary output being written) for as long as the returned descriptor is open,
+    so that :func:`remove_stale_partials` in another process leaves it alone."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary outputs of ``path`` left by runs killed while encoding (no live process holds
+    them; see :func:`hold`); returns what was removed."""
+    import shutil
+
+    removed = []
+    for p in _partials(path):
+        fd = hold(p)
+        if fd is None:
+            continue  # a live writer holds it (or it vanished)
+        try:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+        finally:
+            os.close(fd)
+    return removed
