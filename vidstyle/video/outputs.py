@@ -49,7 +49,8 @@ def check_output_path(path: str | os.PathLike, *, codec: str = defaults.VIDEO_CO
     text = os.fspath(path)
     if is_sequence_path(text):
         if codec not in ("png", defaults.VIDEO_CODEC):  # the default codec means "not chosen": PNG
-            raise VidstyleError(f"{text} is a PNG sequence folder; codec {codec!r} needs a video file (.mkv, .mp4)")
+            raise VidstyleError(f"{_sequence_parts(text)[0]}{os.sep} is a PNG sequence folder; codec {codec!r} "
+                                "needs a video file (.mkv, .mp4)")
         folder, _ = _sequence_parts(text)
         target, parent = folder, folder.parent
         if folder.exists():

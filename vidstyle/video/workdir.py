@@ -225,7 +225,8 @@ class WorkDir:
             if not restart:
                 return cls(root, old, lock)
         elif root.exists() and any(p.name not in _KEEP for p in root.iterdir()) and not restart:
-            raise VidstyleError(f"work dir {root} is not empty and has no {MANIFEST} (use --restart or another --work-dir)")
+            raise VidstyleError(f"work dir {root} is not empty and has no {MANIFEST} "
+                                "(use --restart or another --work-dir)")
         try:
             root.mkdir(parents=True, exist_ok=True)
             for child in root.iterdir():

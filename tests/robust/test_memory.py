@@ -1,0 +1,58 @@
+"""The memory estimate (vidstyle/memory.py) and the guard that refuses runs that cannot fit."""
+
+from __future__ import annotations
+
+import re
+
+from vidstyle import defaults, memory
+from tests.robust.helpers import ROOT, assert_one_line_error, run_cli
+
+FULL = list(defaults.STYLE_LAYERS) + list(defaults.CONTENT_LAYERS)
+
+
+def test_weights_follow_the_vgg19_shapes():
+    # conv1_1..conv5_1 of VGG-19 (Simonyan and Zisserman 2015, configuration E): 12,944,960 parameters.
+    assert memory.weight_bytes("relu5_1") == 12_944_960 * 4
+    assert memory.weight_bytes("relu1_1") == (3 * 64 * 9 + 64) * 4
+
+
+def test_estimate_grows_with_the_image_and_the_history():
+    small = memory.estimate((180, 256), FULL)
+    big = memory.estimate((360, 512), FULL)
+    # four times the pixels: every part but the weights about four times as large
+    assert 3.5 < (big.total - big.weights) / (small.total - small.weights) < 4.5
+    lbfgs, adam = memory.estimate((360, 512), FULL), memory.estimate((360, 512), FULL, optimizer="adam")
+    assert lbfgs.optimizer - adam.optimizer == (2 * defaults.LBFGS_HISTORY + 8 - 5) * 3 * 360 * 512 * 4
+    assert memory.estimate((360, 512), FULL, video=True).total > lbfgs.total
+
+
+def test_largest_size_is_the_boundary():
+    assert memory.largest_size(lambda n: n <= 777, 16, 100_000) == 777
+    assert memory.largest_size(lambda n: False, 16, 100_000) is None
+
+
+def test_available_memory_is_known_here():
+    free, where = memory.available_bytes("cpu")
+    assert free is not None and free > 0 and where
+
+
+def _named_size(line: str) -> int:
+    m = re.search(r"largest --size that fits is (\d+)", line)
+    assert m, line
+    return int(m.group(1))
+
+
+def test_image_of_100000_px_is_refused_from_the_header(tmp_path, vgg_weights):
+    res = run_cli("image", ROOT / "samples" / "content-landscape.png", ROOT / "samples" / "style-mosaic.png",
+                  "-o", tmp_path / "o.png", "--size", "100000", "--model", "caffe", "--weights", vgg_weights,
+                  "--device", "cpu", timeout=60)
+    line = assert_one_line_error(res, "--size 100000", "needs about", "available RAM")
+    assert 16 <= _named_size(line) < 100000
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_texture_of_100000x100000_is_refused(tmp_path, vgg_weights):
+    res = run_cli("texture", ROOT / "samples" / "style-mosaic.png", "-o", tmp_path / "o.png", "--size",
+                  "100000x100000", "--model", "caffe", "--weights", vgg_weights, "--device", "cpu", timeout=60)
+    line = assert_one_line_error(res, "--size 100000", "needs about")
+    assert 16 <= _named_size(line) < 100000
