@@ -21,6 +21,7 @@ from vidstyle.cli import options as o
 from vidstyle.cli.checks import (VIDEO_EXTENSIONS, Rule, check_extension, check_folder_option, check_numbers,
                                  check_video_size)
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
+from vidstyle.cli.guard import out_of_memory
 from vidstyle.cli.progress import download_progress
 from vidstyle.errors import VidstyleError
 
@@ -203,6 +204,11 @@ def register(app: typer.Typer) -> None:
                 raise VidstyleError(f"{video} has 1 frame: flow needs at least 2")
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory becomes a user error
+            message = out_of_memory(exc)
+            if message is None:
+                raise
+            raise fail(message) from None
         seconds = time.perf_counter() - t0
         h, w = shape[-2:]
         summary = f"{pairs} pairs at {w}x{h} with {method} in {seconds:.1f}s ({pairs / max(seconds, 1e-9):.2f} pairs/s)"

@@ -14,6 +14,7 @@ from vidstyle import defaults
 from vidstyle.cli import options as o
 from vidstyle.cli.checks import check_folder_option, check_input_file, check_numbers
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
+from vidstyle.cli.guard import out_of_memory
 from vidstyle.cli.progress import download_progress, environment, graceful_interrupt, write_json
 from vidstyle.atomic import write_text
 from vidstyle.errors import VidstyleError
@@ -193,3 +194,8 @@ def register(app: typer.Typer) -> None:
                 raise fail(f"interrupted: wrote the {done} that finished")
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory becomes a user error
+            message = out_of_memory(exc)
+            if message is None:
+                raise
+            raise fail(message) from None
