@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
+import torch
+
+from tests.robust.helpers import ENV, ROOT, assert_one_line_error, run_cli
 from vidstyle import defaults, memory
-from tests.robust.helpers import ROOT, assert_one_line_error, run_cli
+from vidstyle.cli.guard import out_of_memory
 
 FULL = list(defaults.STYLE_LAYERS) + list(defaults.CONTENT_LAYERS)
 
@@ -56,3 +61,35 @@ def test_texture_of_100000x100000_is_refused(tmp_path, vgg_weights):
                   "100000x100000", "--model", "caffe", "--weights", vgg_weights, "--device", "cpu", timeout=60)
     line = assert_one_line_error(res, "--size 100000", "needs about")
     assert 16 <= _named_size(line) < 100000
+
+
+# A real allocation failure: the run's address space is capped (RLIMIT_AS) a little above what the process
+# holds after its imports, so the first large feature map cannot be allocated; the guard (which reads the
+# machine's free RAM) lets the run start.
+_CAPPED = r"""
+import resource, sys
+import torch  # noqa: F401
+import vidstyle.engine, vidstyle.imageio, vidstyle.spatial  # noqa: F401
+from vidstyle.cli import main
+vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm + 300 * 2**20, vm + 300 * 2**20))
+sys.argv = ["vidstyle", *sys.argv[1:]]
+main()
+"""
+
+
+def test_out_of_memory_during_a_run_is_one_line(tmp_path, vgg_weights):
+    res = subprocess.run([sys.executable, "-c", _CAPPED, "image", ROOT / "samples" / "content-landscape.png",
+                          ROOT / "samples" / "style-mosaic.png", "-o", tmp_path / "o.png", "--size", "2500",
+                          "--scales", "none", "--model", "caffe", "--weights", vgg_weights, "--device", "cpu", "-q"],
+                         capture_output=True, text=True, timeout=120, env=ENV)
+    assert_one_line_error(res, "out of memory during the run", "try a smaller --size")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_out_of_memory_messages():
+    cuda = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 8 GiB total)")
+    assert out_of_memory(cuda).startswith("out of memory during the run (CUDA out of memory. Tried")
+    cpu = RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: 9 bytes")
+    assert "(DefaultCPUAllocator: can't allocate memory" in out_of_memory(cpu)
+    assert out_of_memory(ValueError("bad value")) is None

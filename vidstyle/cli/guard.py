@@ -49,6 +49,10 @@ def out_of_memory(exc: BaseException) -> str | None:
     if (oom_types and isinstance(exc, oom_types)) or isinstance(exc, MemoryError) \
             or "can't allocate memory" in text or "out of memory" in text.lower():
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        for key in ("CUDA out of memory", "MPS backend out of memory", "DefaultCPUAllocator"):
+            if key in text:  # the readable part, past torch's "[enforce fail at ...]" prefix
+                first = text[text.index(key):].splitlines()[0]
+                break
         return f"out of memory during the run ({first[:160]}); try a smaller --size"
     return None
 
