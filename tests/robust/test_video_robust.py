@@ -15,6 +15,7 @@ from tests.robust.helpers import assert_one_line_error
 from vidstyle.cli import app
 from vidstyle.video.decode import iter_frames
 from vidstyle.video.outputs import remove_stale_partials
+from vidstyle.video.workdir import WorkDir
 
 runner = CliRunner()
 
@@ -48,22 +49,34 @@ def test_png_sequence_outputs_and_the_work_dir_beside_them(tmp_path, tiny_clip, 
     assert_one_line_error(res, "inside the output folder")
 
 
-def test_refused_first_run_does_not_lock_the_work_dir(tmp_path, tiny_clip, style, fast):
+def test_wrong_aspect_mask_refused_before_any_work_then_a_fitting_one_runs(tmp_path, tiny_clip, style, fast):
     wrong = tmp_path / "tall.png"
     Image.new("L", (20, 80), 255).save(wrong)
     fitting = tmp_path / "wide.png"
     Image.new("L", (96, 54), 255).save(fitting)
     out = tmp_path / "o.mkv"
     res = invoke("video", tiny_clip, style, "-o", out, "--codec", "ffv1", *fast, "--max-frames", "2", "--mask", wrong)
-    assert_one_line_error(res, "aspect")
-    assert (tmp_path / "o.mkv.work" / "manifest.json").is_file()  # the refused run got that far
+    assert_one_line_error(res, "aspect", "tall.png")
+    assert not (tmp_path / "o.mkv.work").exists()  # refused before the work dir
     res = invoke("video", tiny_clip, style, "-o", out, "--codec", "ffv1", *fast, "--max-frames", "2", "--mask", fitting)
     assert res.exit_code == 0, res.output
-    assert "holds no finished frame" in res.output and "o.mkv.work" in res.output and "kept" in res.output
+    assert "o.mkv.work" in res.output and "kept" in res.output and "MiB" in res.output
     assert len(list(iter_frames(out))) == 2
     # once a frame is finished the settings are locked, as before
     res = invoke("video", tiny_clip, style, "-o", out, "--codec", "ffv1", *fast, "--max-frames", "2", "-y")
     assert_one_line_error(res, "other settings", "--restart")
+
+
+def test_run_stopped_before_its_first_frame_does_not_lock_its_settings(tmp_path, tiny_clip, style, fast):
+    # What a run killed during frame 0 leaves (tests/robust/test_faults.py checks a real SIGKILL does):
+    # a manifest of its settings, no finished frame.
+    work = WorkDir.open(tmp_path / "o.mkv.work", {"settings": "of the stopped run"})
+    work.lock.release()
+    del work
+    res = invoke("video", tiny_clip, style, "-o", tmp_path / "o.mkv", "--codec", "ffv1", *fast, "--max-frames", "2")
+    assert res.exit_code == 0, res.output
+    assert "holds no finished frame" in res.output
+    assert len(list(iter_frames(tmp_path / "o.mkv"))) == 2
 
 
 _HOLDER = r"""

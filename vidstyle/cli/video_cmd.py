@@ -111,6 +111,22 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
     return vs
 
 
+def check_mask_fits(mask: Path, hw: tuple[int, int]) -> None:
+    """Refuse a --mask of another aspect ratio before any work (its header or probe, nothing decoded)."""
+    import torch
+
+    from vidstyle.memory import image_header_size
+    from vidstyle.spatial import fit_mask
+
+    size = image_header_size(mask)
+    if size is None:  # a mask video
+        from vidstyle.video.decode import probe
+
+        info = probe(mask)
+        size = (info.height, info.width)
+    fit_mask(torch.zeros(1, 1, *size), hw, what=f"mask {mask}")
+
+
 def _frame_hw(output_size, info, size: int) -> tuple[int, int]:
     w, h = output_size(info.width, info.height, size)
     return h, w
@@ -258,6 +274,10 @@ def register(app: typer.Typer) -> None:
             if precision_note:
                 notes.append(precision_note)
             width, height = output_size(info.width, info.height, vs.engine.size)
+            if info.duration is not None and start >= info.duration:
+                raise VidstyleError(f"--start {start:g}: the video {input} is only {info.duration:.2f}s long")
+            if mask is not None:
+                check_mask_fits(mask, (height, width))
             guard_memory((height, width), needed_layers(es), device=dev, optimizer=es.optim.optimizer,
                          style_paths=styles, style_scale=es.style_scale, video=True,
                          sizes_for=lambda n: _frame_hw(output_size, info, n))
