@@ -93,3 +93,15 @@ def test_out_of_memory_messages():
     cpu = RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: 9 bytes")
     assert "(DefaultCPUAllocator: can't allocate memory" in out_of_memory(cpu)
     assert out_of_memory(ValueError("bad value")) is None
+
+
+def test_sweep_of_50000_px_is_refused_before_any_image_is_decoded(tmp_path):
+    from typer.testing import CliRunner
+
+    from vidstyle.cli import app
+
+    res = CliRunner().invoke(app, ["sweep", "--over", "seeds", "-o", str(tmp_path / "sweep"),
+                                   str(ROOT / "samples" / "content-landscape.png"),
+                                   str(ROOT / "samples" / "style-mosaic.png"), "--size", "50000", "--device", "cpu"])
+    assert 16 <= _named_size(assert_one_line_error(res, "--size 50000", "needs about")) < 50000
+    assert not (tmp_path / "sweep").exists()

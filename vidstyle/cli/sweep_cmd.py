@@ -14,7 +14,7 @@ from vidstyle import defaults
 from vidstyle.cli import options as o
 from vidstyle.cli.checks import check_folder_option, check_input_file, check_numbers
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
-from vidstyle.cli.guard import out_of_memory
+from vidstyle.cli.guard import guard_memory, out_of_memory
 from vidstyle.cli.progress import download_progress, environment, graceful_interrupt, write_json
 from vidstyle.atomic import write_text
 from vidstyle.errors import VidstyleError
@@ -154,6 +154,16 @@ def register(app: typer.Typer) -> None:
             def named(paths, what):
                 return [(p.stem, load_image(p, what=what)) for p in paths]
 
+            first = (content_paths or style_paths)[:1]
+            if first:  # before any image is decoded: sized from the first image's header, at full depth
+                from vidstyle.memory import image_header_size, scaled
+
+                hw = image_header_size(first[0])
+                if hw is not None:
+                    full = list(defaults.STYLE_LAYERS) + list(defaults.CONTENT_LAYERS)
+                    guard_memory(scaled(hw, settings.size), full, device=resolve_device(device),
+                                 optimizer=settings.optim.optimizer,
+                                 style_paths=style_paths[:1], style_scale=settings.style_scale)
             plan = plan_sweep(over, contents=named(content_paths, "content image"),
                               styles=named(style_paths, "style image"), values=value_list, settings=settings)
             outdir = Path(outdir)
