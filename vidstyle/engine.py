@@ -336,14 +336,15 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
                callback: Callable[[IterationInfo], None] | None = None, device=None,
                should_stop: Callable[[], bool] | None = None, notes: list[str] | None = None,
                transform: TransformFactory | None = None,
-               scale_optim: Sequence[OptimizerSettings] | None = None) -> RunResult:
+               scale_optim: Sequence[OptimizerSettings] | None = None, carry: dict | None = None) -> RunResult:
     """Optimize coarse to fine: each scale starts from the upsampled result of the one before.
 
     ``transform(hw)`` (optional) reparametrises a scale: the terms see, and the
     run returns, ``transform(hw)(x)`` instead of the optimized pixels ``x``.
 
     ``layers`` are the deepest layers the terms read; scales too small for them are skipped.
-    ``scale_optim`` (optional, one per scale) replaces ``settings.optim`` scale by scale.
+    ``scale_optim`` (optional, one per scale) replaces ``settings.optim`` scale by scale;
+    ``carry`` hands the optimizer's memory between runs (:func:`vidstyle.optimize.optimize`).
     """
     start = time.perf_counter()
     dev = torch.device(device) if device is not None else next(net.parameters()).device
@@ -376,7 +377,7 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
                            seed=settings.seed, device=device) if x is None else _resize(x, hw)
         optim = scale_optim[i] if scale_optim is not None else settings.optim
         result = optimize(objective, x0, optim, callback=callback, scale=i, scales=len(sizes),
-                          clock_start=start, should_stop=should_stop, scaler=scaler)
+                          clock_start=start, should_stop=should_stop, scaler=scaler, carry=carry)
         x = result.image
         total_iters += result.iterations
         total_evals += result.evaluations
@@ -480,7 +481,7 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
                   style_cache: dict | None = None,
                   style_term: Callable[[tuple[int, int]], Term] | None = None,
                   transform: TransformFactory | None = None,
-                  scale_optim: Sequence[OptimizerSettings] | None = None) -> RunResult:
+                  scale_optim: Sequence[OptimizerSettings] | None = None, carry: dict | None = None) -> RunResult:
     """Style transfer (Gatys et al. 2016): ``content`` painted in the style of ``styles``.
 
     ``content`` and each style are ``(1, 3, H, W)`` RGB in [0, 1]; the result has
@@ -505,7 +506,7 @@ def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, sett
 
     return run_scales(net, make_terms, hw, settings, needed_layers(settings), content=content.to(device),
                       init=init, callback=callback, device=device, should_stop=should_stop, notes=notes,
-                      transform=transform, scale_optim=scale_optim)
+                      transform=transform, scale_optim=scale_optim, carry=carry)
 
 
 def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] | None = None,

@@ -27,10 +27,16 @@ class LBFGS:
 
     ``fn(x)`` returns ``(loss, grad, extras)`` for a flat tensor ``x``.
     The first step moves the largest pixel by ``first_step`` (pixels in [0, 1]).
+    ``memory`` (the :attr:`memory` of an earlier solver on an image of the same
+    size) seeds the curvature pairs: a related problem, e.g. the next video
+    frame, then starts with a quasi-Newton step of the right scale instead of
+    a gradient step of a guessed one. A stale pair only costs a backtrack: a
+    direction that is not a descent direction drops the memory.
     """
 
     def __init__(self, fn: GradFn, x0: torch.Tensor, *, history: int = 30, first_step: float = 0.05,
-                 c1: float = 1e-4, max_backtracks: int = 20, bounds: tuple[float, float] | None = (0.0, 1.0)):
+                 c1: float = 1e-4, max_backtracks: int = 20, bounds: tuple[float, float] | None = (0.0, 1.0),
+                 memory: tuple | None = None):
         self.fn = fn
         self.bounds = bounds
         self.x = self._project(x0.detach().clone())
@@ -38,6 +44,9 @@ class LBFGS:
         self.s: deque[torch.Tensor] = deque(maxlen=history)
         self.y: deque[torch.Tensor] = deque(maxlen=history)
         self.rho: deque[float] = deque(maxlen=history)
+        if memory is not None and all(s.shape == self.x.shape for s in memory[0]):
+            for s, y, rho in zip(*memory):
+                self.s.append(s), self.y.append(y), self.rho.append(rho)
         self.first_step = first_step
         self.c1 = c1
         self.max_backtracks = max_backtracks
@@ -47,6 +56,10 @@ class LBFGS:
         # Line searches in a row that found no decrease, even along the plain gradient
         # after the memory was dropped: at a minimum to float precision.
         self.failed_searches = 0
+
+    @property
+    def memory(self) -> tuple[list, list, list]:
+        return list(self.s), list(self.y), list(self.rho)
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.bounds is None else x.clamp_(*self.bounds)

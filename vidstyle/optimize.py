@@ -94,14 +94,16 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
              callback: Callable[[IterationInfo], None] | None = None,
              scale: int = 0, scales: int = 1, clock_start: float | None = None,
              should_stop: Callable[[], bool] | None = None,
-             scaler: LossScaler | None = None) -> OptimizeResult:
+             scaler: LossScaler | None = None, carry: dict | None = None) -> OptimizeResult:
     """Minimise ``loss_fn`` over the pixels of ``x0`` and return the best finite image.
 
     Early stop: after ``min_iterations`` (and never before ``window`` + 1
     iterations), stop once the mean relative loss decrease per iteration over
     the last ``window`` iterations drops below ``tol``. A non-finite loss stops
     the run and returns the last image whose loss was finite. ``scaler``: loss
-    scaling of float16 runs (:mod:`vidstyle.precision`).
+    scaling of float16 runs (:mod:`vidstyle.precision`). ``carry`` (a dict the
+    caller keeps between related runs, e.g. video frames) hands L-BFGS's
+    curvature memory from one run to the next run of the same image size.
     """
     start = time.perf_counter() if clock_start is None else clock_start
     s = settings
@@ -125,7 +127,8 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
     size = tuple(shape[-2:])
 
     if s.optimizer == "lbfgs":
-        solver = LBFGS(evaluate, x0.detach().reshape(-1), history=s.history_size)
+        memory = carry.get(tuple(shape)) if carry is not None else None
+        solver = LBFGS(evaluate, x0.detach().reshape(-1), history=s.history_size, memory=memory)
         if not math.isfinite(solver.loss):
             finite = False
         image = lambda: solver.x.view(shape)  # noqa: E731
@@ -182,6 +185,8 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
     # Report the losses of the image actually returned (finite, in [0, 1]). Projected L-BFGS already
     # evaluated exactly that image; Adam's last step and a non-finite stop need one more forward pass.
     out = last_finite.clamp(0.0, 1.0)
+    if carry is not None and s.optimizer == "lbfgs" and finite:
+        carry[tuple(shape)] = solver.memory
     if s.optimizer == "lbfgs" and finite:
         final_loss, final_terms = solver.loss, dict(solver.extras)
     else:
