@@ -74,3 +74,10 @@ def test_usage_errors_are_one_line_from_the_console_script(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
     res = run_cli("image", "missing.png", ROOT / "samples" / "style-mosaic.png", "-o", "o.png", cwd=tmp_path)
     assert_one_line_error(res, "missing.png", "no such file")
+
+
+def test_brackets_in_a_message_are_text(tmp_path):
+    # rich would read "[ray]" as markup and drop it: the one line must say what the error says
+    missing = tmp_path / "clip[ray].png"
+    res = run_cli("image", missing, ROOT / "samples" / "style-mosaic.png", "-o", tmp_path / "o.png")
+    assert_one_line_error(res, "clip[ray].png", "no such file")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from vidstyle.cli.common import USER_ERRORS, console
 
@@ -44,7 +45,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except USER_ERRORS as exc:  # pragma: no cover - commands catch these themselves
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - click's usage errors (typer vendors click; no public class)
         if getattr(exc, "exit_code", None) != 2 or not hasattr(exc, "format_message"):
@@ -55,7 +56,7 @@ def main() -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
         message = " ".join(exc.format_message().split())
-        console.print(f"[bold red]error:[/] {message}{hint}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(message + hint)}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

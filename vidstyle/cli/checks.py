@@ -56,6 +56,7 @@ RULES: dict[str, Rule] = {
     "style_weight": NON_NEGATIVE, "tv_weight": NON_NEGATIVE, "temporal_weight": NON_NEGATIVE,
     "passes": Rule(1), "shot_threshold": FRACTION, "start": NON_NEGATIVE, "duration": POSITIVE,
     "max_frames": POSITIVE, "preview": POSITIVE, "crf": Rule(0, high=51), "cell": Rule(16),
+    "seed": Rule(-(2**63), high=2**63 - 1),  # what torch's generators take
 }
 
 # Long sides the decoders and encoders handle (FFmpeg's scaler and x264 stop at 16384 px a side).

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flow.errors import FlowError
 from vidstyle.errors import VidstyleError
@@ -19,7 +20,7 @@ USER_ERRORS = (VidstyleError, FlowError)
 
 def fail(message: str) -> "typer.Exit":
     """Print a one-line error and return the exit to raise (code 2)."""
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # a message's [..] is text
     return typer.Exit(code=2)
 
 

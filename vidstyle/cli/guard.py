@@ -71,13 +71,16 @@ def check_work_dir(work_root: Path, output: Path) -> None:
 
 def work_dir_summary(root: Path, *, keep: bool, cache_inside: bool) -> str:
     """Remove the work dir of a finished video (``keep=False``) or say what it holds and why it stays."""
+    from rich.markup import escape
+
     from vidstyle import memory
     from vidstyle.video.workdir import folder_bytes
 
     size = memory.gib(folder_bytes(root))
+    shown = escape(str(root))  # a path is text, not rich markup
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
-        return f"[dim]removed work dir {root} ({size}; --no-keep-work)[/]"
+        return f"[dim]removed work dir {shown} ({size}; --no-keep-work)[/]"
     why = "frames and flow cache" if cache_inside and (Path(root) / "flow").is_dir() else "frames"
-    return (f"[dim]work dir {root} ({size}: {why}) kept: the same command re-encodes without restyling "
+    return (f"[dim]work dir {shown} ({size}: {why}) kept: the same command re-encodes without restyling "
             f"and other styles reuse its flows; remove it or pass --no-keep-work[/]")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vidstyle import defaults
@@ -266,7 +267,8 @@ def register(app: typer.Typer) -> None:
             work_root = Path(work_dir) if work_dir is not None else default_work_dir(out)
             check_work_dir(work_root, out)
             for stale in remove_stale_partials(out):
-                console.print(f"[dim]removed {stale}, left by a run killed while encoding[/]", soft_wrap=True)
+                console.print(f"[dim]removed {escape(str(stale))}, left by a run killed while encoding[/]",
+                              soft_wrap=True)
             dev = resolve_device(device)
             engine, precision_note = o.choose_precision(vs.engine, dev)
             vs = dataclasses.replace(vs, engine=engine)
@@ -282,8 +284,8 @@ def register(app: typer.Typer) -> None:
                          style_paths=styles, style_scale=es.style_scale, video=True,
                          sizes_for=lambda n: _frame_hw(output_size, info, n))
             if unfinished_manifest(work_root) and not restart:
-                console.print(f"[dim]work dir {work_root} holds no finished frame: this run's settings replace "
-                              "the earlier run's[/]", soft_wrap=True)
+                console.print(f"[dim]work dir {escape(str(work_root))} holds no finished frame: this run's "
+                              "settings replace the earlier run's[/]", soft_wrap=True)
             style_imgs = [load_image(s, what="style image") for s in styles]
             for note in notes:
                 console.print(f"[dim]{note}[/]")
