@@ -164,3 +164,7 @@ FLOW_METHODS = ("deepflow", "dis", "spynet", "raft")
 DIS_PRESET = "medium"  # ultrafast | fast | medium
 SPYNET_MODEL = "sintel-final"  # public SPyNet weights used when --flow-weights is not given
 FLOW_CACHE_SUBDIR = "vidstyle/flow"  # under $XDG_CACHE_HOME (default ~/.cache)
+
+# Chunk-parallel video on Ray (vidstyle.video.chunks / parallel; README "Parallel runs").
+CHUNK_LENGTH = 240  # frames per chunk at most; by default one chunk per worker up to this
+SEAM_OVERLAP = 3  # frames re-run after each seam, cross-fading from the chunk before (jump / (K+1) per step)

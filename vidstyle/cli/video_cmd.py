@@ -21,6 +21,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.video.outputs import check_output_path, normalise_output, remove_stale_partials
 
 VIDEO = "Video options"
+PARALLEL = "Parallel runs (Ray)"
 
 
 class VideoProgress:
@@ -191,6 +192,19 @@ def register(app: typer.Typer) -> None:
         = True,
         cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache (default inside the "
                                                           "work dir).", rich_help_panel=VIDEO)] = None,
+        workers: Annotated[Optional[int], typer.Option("--workers", help="Chunk-parallel run on a local Ray "
+                                                       "cluster of N workers (needs vidstyle[ray]).",
+                                                       rich_help_panel=PARALLEL)] = None,
+        ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Join this Ray cluster "
+                                                           "(HOST:PORT or auto) instead of starting one.",
+                                                           rich_help_panel=PARALLEL)] = None,
+        chunk_length: Annotated[Optional[int], typer.Option("--chunk-length", help="Frames per chunk (default: "
+                                                            "one chunk per worker, at most "
+                                                            f"{defaults.CHUNK_LENGTH}).", rich_help_panel=PARALLEL)]
+        = None,
+        seam_overlap: Annotated[int, typer.Option("--seam-overlap", help="Frames re-run after each seam, "
+                                                  "cross-fading from the chunk before.", rich_help_panel=PARALLEL)]
+        = defaults.SEAM_OVERLAP,
         content_weight: o.ContentWeight = None,
         style_weight: o.StyleWeight = None,
         tv_weight: o.TVWeight = None,
@@ -275,6 +289,12 @@ def register(app: typer.Typer) -> None:
             es, notes = resolve(vs.engine)
             if precision_note:
                 notes.append(precision_note)
+            parallel = workers is not None or ray_address is not None  # Ray only then (vidstyle.cli.parallel_video)
+            if parallel:
+                from vidstyle.cli.parallel_video import check_options
+
+                check_options(workers=workers, ray_address=ray_address, chunk_length=chunk_length,
+                              seam_overlap=seam_overlap, max_frames=max_frames)
             width, height = output_size(info.width, info.height, vs.engine.size)
             if info.duration is not None and start >= info.duration:
                 raise VidstyleError(f"--start {start:g}: the video {input} is only {info.duration:.2f}s long")
@@ -289,6 +309,13 @@ def register(app: typer.Typer) -> None:
             style_imgs = [load_image(s, what="style image") for s in styles]
             for note in notes:
                 console.print(f"[dim]{note}[/]")
+            if parallel:  # reconstructed call (see vidstyle.cli.parallel_video.main)
+                from vidstyle.cli.parallel_video import main as parallel_main
+
+                parallel_main(input, styles, style_imgs, out=out, vs=vs, work_root=work_root, restart=restart,
+                              overwrite=overwrite, quiet=quiet, workers=workers, ray_address=ray_address,
+                              chunk_length=chunk_length, seam_overlap=seam_overlap, device=dev, log=log)
+                return
             net = network_for(es, needed_layers(es), dev, quiet)
             with graceful_interrupt() as stop, VideoProgress(quiet=quiet) as bar:
                 result = stylize_video(input, style_imgs, output=out, settings=vs, device=dev, net=net,
@@ -339,6 +366,9 @@ def register(app: typer.Typer) -> None:
         = 0.0,
         max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Measure the first N frames.")] = None,
         cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache folder.")] = None,
+        seams: Annotated[Optional[str], typer.Option("--seams", help="Frames where chunks of a parallel run meet, "
+                                                     "e.g. 12,13,14,15 (its --log's parallel.seam_frames): their "
+                                                     "errors are reported apart.")] = None,
         device: o.Device = "auto",
         log: o.Log = None,
         overwrite: o.Overwrite = False,
@@ -351,6 +381,10 @@ def register(app: typer.Typer) -> None:
             check_extension(log, "--log", (".json",))
             if log is not None:
                 check_output(log, overwrite)
+            try:  # a parallel run's seam frames (vidstyle.video.chunks), reported apart
+                seam_frames = sorted({int(v) for v in parse_csv(seams, option="--seams")}) if seams else []
+            except ValueError:
+                raise VidstyleError(f"--seams {seams!r}: expected frame numbers like 12,13,14") from None
             # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
             from flow import FlowCache, FlowEngine, get_backend
             from vidstyle.video.evaluate import evaluate_video
@@ -360,8 +394,15 @@ def register(app: typer.Typer) -> None:
             report = evaluate_video(stylized, source, engine, start=start, max_frames=max_frames)
             typer.echo(f"E_temp {report.e_temp:.6e}")
             typer.echo(f"flash {report.flash:.3f} (worst frame {report.worst_frame})")
+            seam = {}
+            if seam_frames:
+                from vidstyle.video.chunks import seam_ratio, seam_summary
+
+                errors = {i + 1: e for i, e in enumerate(report.errors)}
+                typer.echo(seam_summary(errors, seam_frames))
+                seam = {"seam_frames": seam_frames, "seam_ratio": seam_ratio(errors, seam_frames)}
             if log is not None:
                 write_json(log, {"command": "evaluate", "stylized": str(stylized), "source": str(source),
-                                 "method": method, **report.to_dict()})
+                                 "method": method, **report.to_dict(), **seam})
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None

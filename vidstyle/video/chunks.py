@@ -1,0 +1,414 @@
+"""Chunk-parallel stylization: the plan (chunks and seams) and the tasks that run on any worker.
+
+Nothing here imports Ray: :mod:`vidstyle.video.parallel` ships these tasks to
+Ray workers; the same :class:`ChunkStylizer` runs in-process in the tests.
+
+The design (README "Parallel runs" has the measurements):
+
+1. The video is cut into chunks of ``L`` frames, taken in pairs around an
+   *anchor*: the first frame of the pair's second chunk. Both chunks of a pair
+   start from the anchor's still-image run (each worker computes it; the runs
+   are deterministic, and the driver checks that the two copies agree): the
+   first chunk runs *backward* from the anchor, the second forward, each later
+   frame starting from the warped previous one with the temporal loss, exactly
+   like the sequential pipeline (whose pass 2 of multi-pass already runs
+   backward). So no seam lies inside a pair: with two workers, a video has
+   none at all.
+2. Where a pair's forward chunk meets the next pair's backward chunk (or a last
+   unpaired chunk, which runs forward), two independent chains meet and the
+   frame after the meeting point would jump. The seam repair re-runs the first
+   ``K`` frames after such a seam (``K`` = the overlap) as later frames of the
+   chunk before: each starts from the warped previous result with the
+   temporal loss towards it, like any later frame. Not to move the jump to
+   frame ``a + K``, repaired frame ``a + j`` is also pulled towards the chunk's
+   own result for that frame, cross-fading from the previous chunk's look to
+   this chunk's in ``K + 1`` equal steps: its init is
+   ``alpha_j * warped + (1 - alpha_j) * own`` with
+   ``alpha_j = (K - j) / (K - j + 1)`` (the share of the chunk's own look is
+   ``(j + 1) / (K + 1)``), and its temporal terms are weighted ``alpha_j`` and
+   ``1 - alpha_j``. Each step then carries ``1 / (K + 1)`` of the jump, i.e.
+   ``1 / (K + 1)^2`` of its squared error.
+3. A seam that falls on a shot change (too little of frame ``a`` reliable with
+   respect to ``a - 1``) needs no repair: the sequential pipeline would start a
+   new shot there too; the repair task then returns nothing.
+
+Repairs read only the chunks' own results of the chunk after the seam and the
+last frames of the (forward) chunk before it, which no repair touches: all
+seams are repaired in parallel, once their two chunks are done.
+
+The tasks return finished frames as ``HxWx3`` uint8 arrays with their records
+(the same records the sequential pipeline writes, plus ``e_temp``: the frame's
+temporal error against the frame before it, computed with the flow the worker
+already has, as :func:`vidstyle.video.evaluate.frame_error` does); the driver
+writes them into the work dir.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle import defaults
+from vidstyle.errors import VidstyleError
+
+Frame = tuple  # (index, HxWx3 uint8 source frame, pts, time)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames ``start`` (inclusive) to ``stop`` (exclusive).
+
+    A ``backward`` chunk runs from its anchor, ``stop`` (the first frame of the
+    forward chunk after it, stylized by both from the same still), down to
+    ``start``; its copy of the anchor is not kept.
+    """
+
+    number: int
+    start: int
+    stop: int
+    backward: bool = False
+
+    @property
+    def indices(self) -> range:
+        return range(self.start, self.stop)
+
+    @property
+    def order(self) -> list[int]:
+        """The frames in processing order (a backward chunk's begins with its anchor)."""
+        return list(range(self.stop, self.start - 1, -1)) if self.backward else list(self.indices)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Seam:
+    """The seam before chunk ``number``: frames ``start .. start + overlap - 1`` are repaired."""
+
+    number: int
+    start: int
+    overlap: int
+    seeds: tuple[int, ...]  # last frames of the chunk before, the repair's earlier frames
+
+    @property
+    def repaired(self) -> range:
+        return range(self.start, self.start + self.overlap)
+
+
+def min_chunk_length(overlap: int) -> int:
+    """Repairs must not reach the next seam's seed frames: a chunk keeps one frame past its repair."""
+    return overlap + 1
+
+
+def check_chunking(chunk_length: int | None, overlap: int) -> None:
+    if overlap < 0:
+        raise VidstyleError(f"--seam-overlap must be >= 0, got {overlap}")
+    if chunk_length is not None and chunk_length < min_chunk_length(overlap):
+        raise VidstyleError(f"--chunk-length {chunk_length} is below the minimum {min_chunk_length(overlap)} "
+                            f"for a seam overlap of {overlap} frames (a chunk must outlast its seam repair)")
+
+
+def auto_chunk_length(frames: int, workers: int, overlap: int) -> int:
+    """One chunk per worker (fewest seams), capped at ``defaults.CHUNK_LENGTH``; never below the minimum."""
+    length = math.ceil(frames / max(1, workers))
+    return max(min_chunk_length(overlap), min(length, defaults.CHUNK_LENGTH))
+
+
+def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] = (1,)) -> tuple[list[Chunk], list[Seam]]:
+    """Chunks of ``chunk_length`` frames (a shorter tail joins the chunk before it) and their seams.
+
+    Chunks come in pairs around an anchor frame: the first runs backward from
+    the anchor, the second forward from it, so no seam lies between them (both
+    start from the same still). A seam, repaired, lies where a pair's forward
+    chunk meets the next pair's backward chunk (and before a last unpaired
+    chunk, which runs forward).
+    """
+    check_chunking(chunk_length, overlap)
+    if frames <= 0:
+        return [], []
+    starts = list(range(0, frames, chunk_length))
+    if len(starts) > 1 and frames - starts[-1] < min_chunk_length(overlap):
+        starts.pop()  # a tail shorter than its own repair would make repairs depend on each other
+    bounds = starts + [frames]
+    n = len(starts)
+    chunks = [Chunk(k, a, b, backward=k % 2 == 0 and k + 1 < n) for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+    seams = []
+    depth = max(long_term)
+    for prev, chunk in zip(chunks, chunks[1:]):
+        if prev.backward:
+            continue  # an anchor: both chunks start from the same frame's still
+        # Seeds: the last frames of the (forward) chunk before, which no repair touches.
+        first_seed = max(prev.start, chunk.start - depth)
+        seams.append(Seam(chunk.number, chunk.start, min(overlap, len(chunk)), tuple(range(first_seed, chunk.start))))
+    return chunks, seams
+
+
+def seam_ratio(errors: dict[int, float], seam_frames: Sequence[int]) -> float:
+    """Worst seam frame's temporal error / the median other frame's (``errors[i]``: frame i against i - 1)."""
+    seam = [errors[i] for i in seam_frames if i in errors]
+    rest = [e for i, e in errors.items() if i not in set(seam_frames)]
+    if not seam or not rest:
+        return float("nan")
+    med = float(np.median(rest))
+    return max(seam) / med if med > 0 else float("inf")
+
+
+def seam_summary(errors: dict[int, float], seam_frames: Sequence[int]) -> str:
+    """One line for ``vidstyle evaluate --seams``."""
+    seam = [errors[i] for i in seam_frames if i in errors]
+    rest = [e for i, e in errors.items() if i not in set(seam_frames)]
+    if not seam:
+        return "seam frames: none of them measured"
+    return (f"seam frames {','.join(str(i) for i in seam_frames if i in errors)}: E_temp {np.mean(seam):.6e} "
+            f"(worst {max(seam):.6e}); other frames E_temp {np.mean(rest) if rest else float('nan'):.6e}, "
+            f"median {np.median(rest) if rest else float('nan'):.6e}; worst seam / median other "
+            f"{seam_ratio(errors, seam_frames):.3f}")
+
+
+def crossfade(overlap: int) -> list[float]:
+    """``alpha_j``: the weight of the warped previous result for repaired frame ``j`` (module docstring)."""
+    return [(overlap - j) / (overlap - j + 1) for j in range(overlap)]
+
+
+@dataclass
+class FrameResult:
+    index: int
+    image: np.ndarray  # HxWx3 uint8 stylized
+    record: dict
+
+
+@dataclass
+class TaskResult:
+    """What a chunk or seam task sends back to the driver.
+
+    ``errors[i]``: frame i's temporal error against frame i - 1 in the frames
+    this task leaves (a chunk: its frames after its first; a seam: the repaired
+    frames and the first one after them).
+    """
+
+    kind: str  # "chunk" or "seam"
+    number: int
+    frames: list[FrameResult] = field(default_factory=list)
+    errors: dict[int, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    worker: str = ""
+    skipped: str | None = None  # a seam that needed no repair: why
+    anchor: np.ndarray | None = None  # a backward chunk's own copy of its anchor frame
+
+
+class ChunkStylizer:
+    """Holds a worker's network, style targets and flow engine; stylizes chunks and repairs seams.
+
+    ``report(kind, number, index, seconds_per_frame)`` is called when a frame
+    starts (seconds None) and ends (the driver's progress display); ``threads``
+    pins torch's CPU threads.
+    """
+
+    def __init__(self, settings, engine_settings, styles: Sequence[np.ndarray], *, hw: tuple[int, int],
+                 device=None, threads: int | None = None, flow_params: dict | None = None,
+                 report: Callable[..., None] | None = None, name: str = ""):
+        import torch
+
+        from flow import FlowCache, FlowEngine, get_backend
+        from vidstyle.engine import load_network, needed_layers
+        from vidstyle.imageio import from_uint8
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.s = settings
+        self.es = engine_settings
+        self.hw = tuple(hw)
+        self.device = device
+        self.name = name
+        self.report = report or (lambda *a, **k: None)
+        self.styles = [from_uint8(np.asarray(s)).to(device) for s in styles]
+        self.net = load_network(engine_settings, needed_layers(engine_settings), device=device)
+        self.style_cache: dict = {}  # style targets: computed once per worker, kept across tasks
+        self._scratch = Path(tempfile.mkdtemp(prefix="vidstyle-worker-"))
+        backend = get_backend(settings.method, device=device, **(flow_params or {}))
+        # Flow is computed where it is needed; the error measurement reuses the loss's flows from here.
+        self.flow = FlowEngine(backend, FlowCache(self._scratch / "flow"))
+
+    def close(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- the two tasks ----------------------------------------------------------------
+    def run_chunk(self, chunk: Chunk, frames: Sequence[Frame]) -> TaskResult:
+        """Stylize ``frames`` (the chunk's, in :attr:`Chunk.order`) as a video of their own.
+
+        A backward chunk's copy of its anchor comes back as ``anchor`` (not a
+        frame of the chunk), so the driver can check both copies agree.
+        """
+        t0 = time.perf_counter()
+        with _Scratch(self._scratch) as work:
+            run = self._run(work, "chunk", chunk.number, backward=chunk.backward)
+            order, error = run.run_pass(1, iter(frames), save_source=False)
+            if error is not None:
+                raise VidstyleError(error)
+            out = self._collect(work, sorted(order))
+        for r in out:
+            r.record["chunk"] = chunk.number
+        by_index = {fr[0]: fr for fr in frames}
+        errors = self._errors([r.image for r in out], [by_index[r.index] for r in out])
+        result = TaskResult("chunk", chunk.number, [r for r in out if r.index in chunk.indices], errors,
+                            time.perf_counter() - t0, self.name)
+        result.anchor = next((r.image for r in out if r.index not in chunk.indices), None)
+        return result
+
+    def repair_seam(self, seam: Seam, seeds: Sequence[tuple[Frame, np.ndarray]], frames: Sequence[Frame],
+                    own: dict[int, np.ndarray], after: tuple[Frame, np.ndarray] | None) -> TaskResult:
+        """Re-run the seam's ``frames`` after the chunk before's last results (``seeds``: (frame, stylized)).
+
+        ``own`` holds the chunk's first-pass results of the repaired frames;
+        ``after`` is the first frame past the repair (frame, first-pass
+        result), only to measure its error against the last repaired frame.
+        """
+        from vidstyle.imageio import from_uint8
+
+        t0 = time.perf_counter()
+        with _Scratch(self._scratch) as work:
+            for (index, _, pts, time_s), styled in seeds:
+                work.save_frame(1, index, styled, {"index": index, "pts": pts, "time": time_s, "seed": True})
+            alphas = dict(zip(seam.repaired, crossfade(seam.overlap)))
+            targets = {i: from_uint8(own[i]).to(self.device) for i in seam.repaired}
+            run = self._run(work, "seam", seam.number, seam=(alphas, targets))
+            order, error = run.run_pass(1, iter([fr for fr, _ in seeds] + list(frames)), save_source=False)
+            if error is not None:
+                raise VidstyleError(error)
+            first = next((r for r in run.reports if r.index == seam.start), None)
+            skipped = None
+            if first is None or first.shot_start:
+                # A shot change at the seam: the chunk's own start is what the sequential run would do.
+                skipped = "shot change at the seam" if first is not None else "no frame to repair"
+                out = []
+            else:
+                out = self._collect(work, [i for i in order if i in alphas])
+        for r in out:
+            r.record["seam"] = seam.number
+        final = [r.image for r in out] if out else [own[i] for i in seam.repaired]
+        sequence = list(frames)
+        if after is not None:
+            final.append(after[1])
+            sequence.append(after[0])
+        errors = self._errors(final, sequence, before=seeds[-1] if seeds else None)
+        return TaskResult("seam", seam.number, out, errors, time.perf_counter() - t0, self.name, skipped)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _run(self, work, kind: str, number: int, seam=None, backward: bool = False):
+        from vidstyle.video.pipeline import _Run
+
+        cls = _seam_run_class() if seam is not None else _Run  # a backward chunk: frames given in that order
+        run = cls(input_path=None, styles=self.styles, settings=self.s, engine_settings=self.es, net=self.net,
+                  device=self.device, work=work, flow_engine=self.flow,
+                  observer=_Reporter(self.report, kind, number), should_stop=None, hw=self.hw)
+        run.style_cache = self.style_cache
+        if seam is not None:
+            run.alphas, run.targets = seam
+        return run
+
+    @staticmethod
+    def _collect(work, indices: Sequence[int]) -> list[FrameResult]:
+        return [FrameResult(i, work.load_frame_u8(1, i), work.record(1, i) or {}) for i in indices]
+
+    def _errors(self, stylized: Sequence[np.ndarray], frames: Sequence[Frame], before=None) -> dict[int, float]:
+        """Each frame's temporal error against the one before it, as the evaluator measures it (source flow)."""
+        import torch
+
+        from vidstyle.imageio import from_uint8
+        from vidstyle.video.evaluate import frame_error
+
+        prev = (from_uint8(before[0][1]), from_uint8(before[1])) if before is not None else None
+        errors = {}
+        with torch.no_grad():
+            for out, fr in zip(stylized, frames):
+                src, out = from_uint8(fr[1]), from_uint8(out)
+                if prev is not None:
+                    pf = self.flow.pair(prev[0], src)
+                    errors[fr[0]] = frame_error(out, prev[1], pf.flow_bw.cpu(), pf.mask.cpu())
+                prev = (src, out)
+        return errors
+
+
+class _Scratch:
+    """A throw-away work dir for one task (the driver's work dir is the one that lasts)."""
+
+    def __init__(self, parent: Path):
+        self.parent = parent
+
+    def __enter__(self):
+        from vidstyle.video.workdir import WorkDir
+
+        self.path = Path(tempfile.mkdtemp(prefix="task-", dir=self.parent))
+        self.work = WorkDir.open(self.path, {"task": True})
+        return self.work
+
+    def __exit__(self, *exc):
+        if self.work.lock is not None:
+            self.work.lock.release()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class _Reporter:
+    """A :class:`~vidstyle.video.pipeline.VideoObserver` that forwards each finished frame to ``report``."""
+
+    def __init__(self, report, kind: str, number: int):
+        self._report, self.kind, self.number = report, kind, number
+        self._t0 = time.perf_counter()
+        self._done = 0
+
+    def start(self, **kw): ...
+    def iteration(self, info): ...
+    def encoding(self, frames): ...
+
+    def frame_start(self, *, pass_, index, iterations):
+        self._report(self.kind, self.number, index, None)
+
+    def frame_done(self, report):
+        if report.resumed:
+            return
+        self._done += 1
+        self._report(self.kind, self.number, report.index, (time.perf_counter() - self._t0) / self._done)
+
+
+@functools.lru_cache(maxsize=1)
+def _seam_run_class():
+    from vidstyle.video.pipeline import _Run
+
+    class SeamRun(_Run):
+        """The pipeline's run with the seam cross-fade (module docstring) on the repaired frames."""
+
+        alphas: dict = {}
+        targets: dict = {}
+        _index = None
+
+        def frame(self, pass_, job, usable, shot_start, outputs, ctl=None):
+            self._index = job.index
+            return super().frame(pass_, job, usable, shot_start, outputs, ctl)
+
+        def _init_next(self, content, prev, nb):
+            init = super()._init_next(content, prev, nb)
+            a = self.alphas.get(self._index)
+            return init if a is None else a * init + (1 - a) * self.targets[self._index]
+
+        def _temporal_terms(self, neighbours, outputs):
+            from vidstyle.video.temporal import TemporalTerm
+
+            terms = super()._temporal_terms(neighbours, outputs)
+            a = self.alphas.get(self._index)
+            if a is None:
+                return terms
+            for t in terms:
+                t.weight *= a
+            own = self.targets[self._index]
+            return terms + [TemporalTerm(own, own.new_ones((1, 1) + tuple(own.shape[-2:])), self.lam * (1 - a),
+                                         name="seam")]
+
+    return SeamRun

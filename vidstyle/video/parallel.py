@@ -1,0 +1,495 @@
+"""Chunk-parallel video stylization on Ray (the only module that imports Ray, and only when called).
+
+:func:`stylize_video_parallel` is :func:`vidstyle.video.pipeline.stylize_video`
+for many workers: the driver decodes the video, ships each chunk's frames and
+the style images through Ray's object store (workers need not see the
+driver's files), and one actor per worker holds the network and the style
+targets, computes the flow it needs and stylizes chunks and repairs seams
+(:mod:`vidstyle.video.chunks` has the design). Results come back to the
+driver, which writes them into the work dir with the same atomic PNGs and
+records as the sequential path and encodes with the source's timing and audio.
+
+Faults: a worker whose process dies is replaced by a new actor and its task
+run again (up to ``RETRIES`` times), costing that chunk; a killed driver
+resumes from the work dir: finished chunks and seams are skipped, and the
+chunks' own results of the frames a seam repairs are kept aside
+(``<work>/chunks``), so a resumed repair computes exactly what it would have.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidstyle import defaults, precision
+from vidstyle.engine import resolve
+from vidstyle.errors import VidstyleError
+from vidstyle.imageio import to_uint8
+from vidstyle.video.chunks import Chunk, Seam, TaskResult, auto_chunk_length, check_chunking, plan, seam_ratio
+from vidstyle.video.workdir import WorkDir, file_digest, tensor_digest
+
+INSTALL_HINT = 'Ray is not installed: pip install "vidstyle[ray]"'
+RETRIES = 3  # restarts of a dead worker process, and retries of the task it was running
+
+
+class ParallelObserver:
+    """Progress hooks of :func:`stylize_video_parallel` (no-ops here)."""
+
+    def start(self, *, frames: int, chunks: int, seams: int, workers: int, resumed: int) -> None: ...
+    def update(self, rows: dict[str, dict], done: int, total: int) -> None: ...
+    def encoding(self, frames: int) -> None: ...
+
+
+@dataclass
+class ParallelResult:
+    output: Path | None
+    work_dir: Path
+    frames: int
+    chunks: list[Chunk]
+    seams: list[Seam]
+    workers: int
+    threads: int | None
+    seconds: float
+    tasks_run: int  # chunk and seam tasks run by this call
+    tasks_resumed: int  # found finished in the work dir
+    errors: dict[int, float]  # frame -> temporal error against the frame before (as the evaluator measures it)
+    seam_frames: list[int]  # frames whose error spans two chunks: seams' repaired ones, the one after, anchors
+    skipped_seams: dict[int, str]
+    anchors: dict[int, int]  # anchor frame -> largest difference (0-255) between its two chunks' copies
+    complete: bool
+    stop_reason: str
+    settings: dict
+    notes: list[str] = field(default_factory=list)
+    task_log: list[dict] = field(default_factory=list)
+
+    @property
+    def e_temp(self) -> float:
+        return float(np.mean(list(self.errors.values()))) if self.errors else float("nan")
+
+    @property
+    def seam_ratio(self) -> float:
+        """Worst seam frame's error / median non-seam frame's error (1: the seams cannot be told apart)."""
+        return seam_ratio(self.errors, self.seam_frames)
+
+    @property
+    def flash(self) -> float:
+        vals = list(self.errors.values())
+        if len(vals) < 2:
+            return float("nan")
+        med = statistics.median(vals)
+        return max(vals) / med if med > 0 else float("inf")
+
+    def summary(self) -> str:
+        out = f" -> {self.output}" if self.output else ""
+        seam = (f"; frames where chunks meet ({','.join(map(str, self.seam_frames))}): worst error "
+                f"{self.seam_ratio:.2f}x the median other frame's" if self.seam_frames else "")
+        anchors = (f", anchor frame(s) {','.join(map(str, self.anchors))} (copies differ by at most "
+                   f"{max(self.anchors.values())}/255)" if self.anchors else "")
+        return (f"{self.frames} frames in {len(self.chunks)} chunks on {self.workers} workers, "
+                f"{len(self.seams)} seam(s){anchors}, {self.tasks_run} task(s) run, {self.tasks_resumed} resumed, "
+                f"in {self.seconds:.1f}s; E_temp {self.e_temp:.3e}, flash {self.flash:.2f}{seam}{out}")
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise VidstyleError(INSTALL_HINT) from None
+    return ray
+
+
+def connect(*, workers: int | None, address: str | None):
+    """Start a local Ray of ``workers`` CPUs, or join the cluster at ``address``; returns (ray, started_here)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray, False
+    kwargs = dict(logging_level=logging.ERROR, log_to_driver=False)
+    if address not in (None, "auto"):
+        check_reachable(address)
+    try:
+        if address is not None:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise VidstyleError(f"cannot start {where}: {str(exc).strip().splitlines()[0]}") from None
+    return ray, True
+
+
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Ray keeps retrying an address nobody answers at for minutes: try a TCP connection first."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host:
+        host, port = hostport, "6379"  # Ray's default GCS port
+    try:
+        port_n = int(port)
+    except ValueError:
+        raise VidstyleError(f"--ray-address {address!r}: expected HOST:PORT or auto") from None
+    try:
+        socket.create_connection((host, port_n), timeout=timeout).close()
+    except OSError as exc:
+        raise VidstyleError(f"--ray-address {address}: no Ray cluster answers there "
+                            f"({exc.strerror or exc}); start one with 'ray start --head' or check the address") from None
+
+
+def _remote_classes(ray):
+    """The worker actor and the progress board, defined once Ray is imported."""
+    if hasattr(_remote_classes, "cached"):
+        return _remote_classes.cached
+
+    @ray.remote(num_cpus=0)
+    class Board:
+        def __init__(self):
+            self.rows: dict[str, dict] = {}
+
+        def report(self, worker, kind, number, index, seconds, pid):
+            row = self.rows.setdefault(worker, {})
+            row.update(task=f"{kind} {number}", frame=index, at=time.time(), pid=pid)
+            if seconds is not None:
+                row["s_per_frame"] = seconds
+            else:
+                row.setdefault("s_per_frame", None)
+
+        def snapshot(self):
+            return dict(self.rows)
+
+    @ray.remote
+    class Worker:
+        def __init__(self, name, settings, engine_settings, styles, hw, device, threads, flow_params, board):
+            from vidstyle.video.chunks import ChunkStylizer
+
+            self.name = name
+            self.stylizer = ChunkStylizer(
+                settings, engine_settings, [np.array(s) for s in styles], hw=hw, device=device, threads=threads,
+                flow_params=flow_params, name=name,
+                report=lambda kind, number, index, seconds: board.report.remote(name, kind, number, index, seconds,
+                                                                       os.getpid()))
+
+        def pid(self):
+            return os.getpid()
+
+        def run_chunk(self, chunk, frames):
+            return self.stylizer.run_chunk(chunk, _writable(frames))
+
+        def repair_seam(self, seam, seeds, frames, own, after):
+            seeds = [(_writable([fr])[0], np.array(img)) for fr, img in seeds]
+            own = {i: np.array(img) for i, img in own.items()}
+            after = (_writable([after[0]])[0], np.array(after[1])) if after is not None else None
+            return self.stylizer.repair_seam(seam, seeds, _writable(frames), own, after)
+
+    _remote_classes.cached = (Board, Worker)
+    return _remote_classes.cached
+
+
+def _writable(frames):
+    # Arrays from the object store are read-only views; torch wants its own copy anyway.
+    return [(i, np.array(img), pts, t) for i, img, pts, t in frames]
+
+
+def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor], *, output: str | Path,
+                           settings, workers: int | None = None, address: str | None = None,
+                           chunk_length: int | None = None, overlap: int = defaults.SEAM_OVERLAP,
+                           threads: int | None = None, device=None, work_dir: str | Path | None = None,
+                           restart: bool = False, overwrite: bool = False,
+                           observer: ParallelObserver | None = None,
+                           should_stop: Callable[[], bool] | None = None,
+                           flow_params: dict | None = None) -> ParallelResult:
+    """Stylize ``input_path`` on ``workers`` local Ray workers (or the cluster at ``address``) into ``output``.
+
+    ``settings`` is a :class:`~vidstyle.video.pipeline.VideoSettings` (one
+    pass, no mask/colour controls). ``threads``: torch threads per worker
+    (default: this machine's cores / workers for a local cluster, 1 on a
+    joined one). Same work dir semantics as the sequential path; the chunk
+    length and overlap are part of its identity.
+    """
+    from vidstyle.video.decode import output_size, probe
+    from vidstyle.video.encode import check_output_path
+    from vidstyle.video.pipeline import _encode, _estimate_frames, _source_frames, default_work_dir
+
+    t_start = time.perf_counter()
+    input_path, output = Path(input_path), Path(output)
+    observer = observer or ParallelObserver()
+    should_stop = should_stop or (lambda: False)
+    settings.validate()
+    check_parallel_settings(settings, workers=workers, chunk_length=chunk_length, overlap=overlap)
+    if not styles:
+        raise VidstyleError("at least one style image is needed")
+    check_output_path(output, codec=settings.codec, overwrite=overwrite)
+    info = probe(input_path)
+    estimate = _estimate_frames(info, settings)
+    if workers is not None and estimate is not None and workers > estimate:
+        raise VidstyleError(f"--workers {workers} is more than the {estimate} frames to stylize")
+    width, height = output_size(info.width, info.height, settings.engine.size)
+    hw = (height, width)
+    es, notes = resolve(replace(settings.engine, size=max(hw)))
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    choice = precision.choose(es.precision, dev)
+    es = replace(es, precision=choice.precision)
+
+    # Decode first (a bad source fails before Ray starts); frames then travel through the object store.
+    frames = list(_source_frames(input_path, settings, max(hw)))
+    if not frames:
+        raise VidstyleError(f"{input_path}: no video frames could be decoded")
+    n = len(frames)
+    if workers is not None and workers > n:
+        raise VidstyleError(f"--workers {workers} is more than the {n} frames to stylize")
+
+    ray, started = connect(workers=workers, address=address)
+    try:
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("GPU" if dev.type == "cuda" else "CPU", 1)))
+        if threads is None:
+            threads = max(1, (os.cpu_count() or 1) // workers) if address is None else 1
+        length = chunk_length or auto_chunk_length(n, workers, overlap)
+        chunks, seams = plan(n, length, overlap, settings.long_term)
+        identity = {
+            "settings": settings.identity() | {"engine": es.to_dict()},
+            "frame_size": [width, height],
+            "flow_params": dict(flow_params or {}),
+            "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
+            "styles": [tensor_digest(s) for s in styles],
+            "mask": None,
+            "parallel": {"chunk_length": length, "overlap": overlap},
+        }
+        work = WorkDir.open(Path(work_dir) if work_dir is not None else default_work_dir(output), identity,
+                            restart=restart)
+        driver = _Driver(ray, work, frames, chunks, seams, observer, should_stop)
+        driver.state_init()
+        n_actors = min(workers, max(1, len(driver.todo_chunks()) + len(driver.todo_seams())))
+        observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_actors,
+                       resumed=driver.resumed)
+        driver.run(n_actors, settings=settings, es=es, styles=styles, hw=hw, device=device, threads=threads,
+                   flow_params=flow_params)
+    finally:
+        if started:
+            ray.shutdown()
+
+    complete = not driver.interrupted
+    result_output = None
+    if complete:
+        work.update(frames=n, decode_error=None)
+        observer.encoding(n)
+        result_output = _encode(work, settings, info, input_path, output, list(range(n)), width, height, overwrite)
+    # Every frame whose error pair spans two chunks or a repair: repaired frames, the one after them, anchors.
+    seam_frames = sorted({i for s in seams for i in list(s.repaired) + [s.start + s.overlap] if i < n}
+                         | {c.stop for c in chunks if c.backward})
+    return ParallelResult(
+        output=result_output, work_dir=work.root, frames=n, chunks=chunks, seams=seams, workers=n_actors,
+        threads=threads, seconds=time.perf_counter() - t_start, tasks_run=driver.ran, tasks_resumed=driver.resumed,
+        errors=driver.errors(), seam_frames=seam_frames, skipped_seams=driver.skipped(), anchors=driver.anchor_differences(),
+        complete=complete,
+        stop_reason="complete" if complete else "interrupted", settings=identity, notes=notes,
+        task_log=driver.log)
+
+
+def check_parallel_settings(settings, *, workers: int | None, chunk_length: int | None, overlap: int) -> None:
+    """What the chunk-parallel path refuses (before anything heavy runs)."""
+    if workers is not None and workers < 1:
+        raise VidstyleError(f"--workers must be >= 1, got {workers}")
+    check_chunking(chunk_length, overlap)
+    if settings.passes > 1:
+        raise VidstyleError("--passes > 1 is not supported with --workers/--ray-address yet (run one pass)")
+    if settings.controlled:
+        raise VidstyleError("--mask and --colors are not supported with --workers/--ray-address yet")
+
+
+class _Driver:
+    """Schedules chunk and seam tasks on the actors and writes their results into the work dir."""
+
+    def __init__(self, ray, work: WorkDir, frames, chunks: list[Chunk], seams: list[Seam], observer, should_stop):
+        self.ray = ray
+        self.work = work
+        self.aside = WorkDir(work.root / "chunks", {})  # chunks' own results of the frames seams repair
+        self.frames = frames
+        self.chunks = chunks
+        self.seams = {s.number: s for s in seams}
+        self.obs = observer
+        self.should_stop = should_stop
+        self.ran = 0
+        self.resumed = 0
+        self.interrupted = False
+        self.log: list[dict] = []
+
+    # -- state in the work dir ------------------------------------------------------
+    def state_init(self) -> None:
+        st = self.work.state.get("parallel") or {}
+        if st.get("chunks") != [[c.start, c.stop] for c in self.chunks]:
+            st = {"chunks": [[c.start, c.stop] for c in self.chunks], "seams": {}}
+        self.work.update(parallel=st)
+        self.resumed = (len(self.chunks) - len(self.todo_chunks())) + (len(self.seams) - len(self.todo_seams()))
+
+    def _seam_state(self) -> dict:
+        return self.work.state["parallel"]["seams"]
+
+    def chunk_done(self, c: Chunk) -> bool:
+        done = set(self.work.finished(1))
+        return all(i in done for i in c.indices)
+
+    def seam_done(self, number: int) -> bool:
+        return str(number) in self._seam_state()
+
+    def todo_chunks(self) -> list[Chunk]:
+        return [c for c in self.chunks if not self.chunk_done(c)]
+
+    def todo_seams(self) -> list[Seam]:
+        return [s for s in self.seams.values() if not self.seam_done(s.number)]
+
+    def errors(self) -> dict[int, float]:
+        out = {}
+        for i in self.work.finished(1):
+            e = (self.work.record(1, i) or {}).get("e_temp")
+            if e is not None:
+                out[i] = float(e)
+        for i in self.aside.finished(1):  # a backward chunk's anchor copy: the error of the frame after it
+            rec = self.aside.record(1, i) or {}
+            if rec.get("anchor_of") is not None and rec.get("e_temp") is not None:
+                out[i] = float(rec["e_temp"])
+        for st in self._seam_state().values():
+            out.update({int(k): float(v) for k, v in st.get("errors", {}).items()})
+        return dict(sorted(out.items()))
+
+    def anchor_differences(self) -> dict[int, int]:
+        """Per anchor frame: the largest pixel difference (0-255) between the two chunks' copies."""
+        out = {}
+        done = set(self.work.finished(1))
+        for i in self.aside.finished(1):
+            if (self.aside.record(1, i) or {}).get("anchor_of") is not None and i in done:
+                a = self.aside.load_frame_u8(1, i).astype(np.int16)
+                out[i] = int(np.abs(a - self.work.load_frame_u8(1, i).astype(np.int16)).max())
+        return out
+
+    def skipped(self) -> dict[int, str]:
+        return {int(k): v["skipped"] for k, v in self._seam_state().items() if v.get("skipped")}
+
+    # -- the schedule ---------------------------------------------------------------
+    def run(self, n_actors: int, *, settings, es, styles, hw, device, threads, flow_params) -> None:
+        ray = self.ray
+        todo_c, todo_s = self.todo_chunks(), self.todo_seams()
+        if not todo_c and not todo_s:
+            return
+        Board, Worker = _remote_classes(ray)
+        board = Board.remote()
+        style_arrays = [to_uint8(s) for s in styles]
+        gpu = device is not None and torch.device(device).type == "cuda"
+
+        def new_actor(k: int):
+            # Restarts are the driver's (below), not Ray's max_restarts: Ray cannot promise to keep an
+            # actor's constructor arguments for a restart once they are large (ray-project/ray#53727).
+            return Worker.options(num_cpus=0 if gpu else 1, num_gpus=1 if gpu else 0).remote(
+                f"worker {k + 1}", settings, es, style_arrays, hw, device, threads, flow_params, board)
+
+        actors = {k: new_actor(k) for k in range(n_actors)}
+        frame_refs = {c.number: ray.put([self.frames[i] for i in c.order]) for c in todo_c}
+        idle = list(actors)
+        pending: dict = {}
+        queue: list = [("chunk", c) for c in todo_c]
+        retries: dict = {}
+        total = len(todo_c) + len(todo_s)
+        finished = 0
+        try:
+            while queue or pending or self.todo_seams():
+                queue += [("seam", s) for s in self._ready_seams(queue, pending)]
+                while idle and queue:
+                    kind, item = queue.pop(0)
+                    k = idle.pop(0)
+                    if kind == "chunk":
+                        ref = actors[k].run_chunk.remote(item, frame_refs[item.number])
+                    else:
+                        ref = actors[k].repair_seam.remote(item, *self._seam_args(item))
+                    pending[ref] = (kind, item, k)
+                if not pending:
+                    break
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                self.obs.update(ray.get(board.snapshot.remote()), finished, total)
+                if self.should_stop():
+                    self.interrupted = True
+                    break
+                for ref in done:
+                    kind, item, k = pending.pop(ref)
+                    try:
+                        result = self._get(ref)
+                    except ray.exceptions.RayActorError as exc:
+                        # The worker process died (killed, out of memory): a new one, and this task again.
+                        retries[(kind, item.number)] = n = retries.get((kind, item.number), 0) + 1
+                        if n > RETRIES:
+                            raise VidstyleError(f"{kind} {item.number} failed {n} times: its worker died "
+                                                f"({str(exc).strip().splitlines()[0][:200]})") from None
+                        actors[k] = new_actor(k)
+                        self.log.append({"task": f"{kind} {item.number}", "worker": f"worker {k + 1}",
+                                         "retry": n})
+                        queue.insert(0, (kind, item))
+                        idle.append(k)
+                        continue
+                    (self._write_chunk if kind == "chunk" else self._write_seam)(result)
+                    self.ran += 1
+                    finished += 1
+                    self.log.append({"task": f"{kind} {item.number}", "worker": result.worker,
+                                     "seconds": result.seconds, "skipped": result.skipped})
+                    idle.append(k)
+            self.obs.update(ray.get(board.snapshot.remote()), finished, total)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            for a in actors.values():
+                ray.kill(a)
+            ray.kill(board)
+
+    def _ready_seams(self, queue, pending) -> list[Seam]:
+        queued = {(k, it.number) for k, it in queue} | {(k, it.number) for k, it, _ in pending.values()}
+        done = {c.number for c in self.chunks if self.chunk_done(c)}
+        return [s for s in self.todo_seams()
+                if ("seam", s.number) not in queued and s.number in done and s.number - 1 in done]
+
+    def _get(self, ref) -> TaskResult:
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, VidstyleError):
+                raise VidstyleError(str(cause)) from None
+            raise
+
+    def _seam_args(self, seam: Seam):
+        chunk = self.chunks[seam.number]
+        seeds = [(self.frames[i], self.work.load_frame_u8(1, i)) for i in seam.seeds]
+        frames = [self.frames[i] for i in seam.repaired]
+        own = {i: self.aside.load_frame_u8(1, i) for i in seam.repaired}
+        j = seam.start + seam.overlap
+        after = (self.frames[j], self.work.load_frame_u8(1, j)) if j < chunk.stop else None
+        return seeds, frames, own, after
+
+    # -- results into the work dir (atomic PNGs, records first) ----------------------------
+    def _write_chunk(self, result: TaskResult) -> None:
+        seam = self.seams.get(result.number)
+        aside = set(seam.repaired) if seam is not None and not self.seam_done(seam.number) else set()
+        for fr in result.frames:
+            record = fr.record | {"e_temp": result.errors.get(fr.index)}
+            if fr.index in aside:  # kept for the seam repair, before pass1 can be overwritten by it
+                self.aside.save_frame(1, fr.index, fr.image, record)
+        if result.anchor is not None:  # kept to measure the anchor's error and check the copies agree
+            s = self.chunks[result.number].stop
+            self.aside.save_frame(1, s, result.anchor, {"anchor_of": result.number, "e_temp": result.errors.get(s)})
+        for fr in result.frames:
+            if seam is not None and fr.index in seam.repaired and self.seam_done(seam.number):
+                continue
+            self.work.save_frame(1, fr.index, fr.image, fr.record | {"e_temp": result.errors.get(fr.index)})
+
+    def _write_seam(self, result: TaskResult) -> None:
+        for fr in result.frames:
+            self.work.save_frame(1, fr.index, fr.image, fr.record | {"e_temp": result.errors.get(fr.index)})
+        seams = self._seam_state()
+        seams[str(result.number)] = {"errors": {str(k): v for k, v in result.errors.items()},
+                                     "skipped": result.skipped, "worker": result.worker}
+        self.work.update(parallel=self.work.state["parallel"])
