@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    # Ray >= 2.59 starts local clusters with token authentication; a client joining one by HOST:PORT needs
+    # this too (it reads the token `ray start` left in ~/.ray/auth_token).
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
 
     from flow import FlowEngine, get_backend
     from vidstyle.engine import Settings

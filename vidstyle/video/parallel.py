@@ -121,7 +121,11 @@ def connect(*, workers: int | None, address: str | None):
             ray.init(num_cpus=workers, include_dashboard=False, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise VidstyleError(f"cannot start {where}: {str(exc).strip().splitlines()[0]}") from None
+        # Ray 2.59+ starts local clusters with token authentication but connects to an explicit address
+        # without it unless told: the usual cause when 'auto' works and HOST:PORT does not.
+        hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token (the token is read from "
+                "~/.ray/auth_token or RAY_AUTH_TOKEN)" if address not in (None, "auto") else "")
+        raise VidstyleError(f"cannot join {where}: {str(exc).strip().splitlines()[0]}{hint}") from None
     return ray, True
 
 
@@ -267,9 +271,9 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
                             restart=restart)
         driver = _Driver(ray, work, frames, chunks, seams, observer, should_stop)
         driver.state_init()
-        n_actors = min(workers, max(1, len(driver.todo_chunks()) + len(driver.todo_seams())))
-        observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_actors,
-                       resumed=driver.resumed)
+        n_workers = min(workers, len(chunks))  # more would idle
+        n_actors = min(n_workers, len(driver.todo_chunks()) + len(driver.todo_seams()))
+        observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_workers, resumed=driver.resumed)
         driver.run(n_actors, settings=settings, es=es, styles=styles, hw=hw, device=device, threads=threads,
                    flow_params=flow_params)
     finally:
@@ -286,7 +290,7 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
     seam_frames = sorted({i for s in seams for i in list(s.repaired) + [s.start + s.overlap] if i < n}
                          | {c.stop for c in chunks if c.backward})
     return ParallelResult(
-        output=result_output, work_dir=work.root, frames=n, chunks=chunks, seams=seams, workers=n_actors,
+        output=result_output, work_dir=work.root, frames=n, chunks=chunks, seams=seams, workers=n_workers,
         threads=threads, seconds=time.perf_counter() - t_start, tasks_run=driver.ran, tasks_resumed=driver.resumed,
         errors=driver.errors(), seam_frames=seam_frames, skipped_seams=driver.skipped(), anchors=driver.anchor_differences(),
         complete=complete,
