@@ -86,10 +86,12 @@ class WorkerTable:
 
 
 def main(input, styles, style_imgs, *, out, vs, work_root, restart, overwrite, quiet, workers, ray_address,
-         chunk_length, seam_overlap, device, log) -> None:
+         chunk_length, seam_overlap, device, log, keep_work: bool = True) -> None:
     """The parallel ``vidstyle video``: run, write --log, print the summary (exit 130 when interrupted)."""
     import typer
+    from rich.markup import escape
 
+    from vidstyle.cli.guard import work_dir_summary
     from vidstyle.cli.progress import environment, graceful_interrupt, write_json
 
     payload = {"command": "video", "input": str(input), "styles": [str(s) for s in styles], "device": str(device),
@@ -101,12 +103,14 @@ def main(input, styles, style_imgs, *, out, vs, work_root, restart, overwrite, q
     if log is not None:
         write_json(log, payload)
     if result.stop_reason == "interrupted":
-        console.print(f"[yellow]interrupted[/]: finished chunks kept in {result.work_dir}; run the same command "
-                      "again to continue")
+        console.print(f"[yellow]interrupted[/]: finished chunks kept in {escape(str(result.work_dir))}; run the "
+                      "same command again to continue")
         raise typer.Exit(130)
-    console.print(f"[green]wrote {result.output}[/]: {result.summary()}", soft_wrap=True)
+    console.print(f"[green]wrote {escape(str(result.output))}[/]: {escape(result.summary())}", soft_wrap=True)
     for note in result.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{escape(note)}[/]")
+    # Flows live on the workers (their own caches), so the work dir holds frames only.
+    console.print(work_dir_summary(result.work_dir, keep=keep_work, cache_inside=False), soft_wrap=True)
 
 
 def run(input, style_imgs, *, out, vs, work_root, restart, overwrite, quiet, stop, workers, ray_address,

@@ -314,7 +314,8 @@ def register(app: typer.Typer) -> None:
 
                 parallel_main(input, styles, style_imgs, out=out, vs=vs, work_root=work_root, restart=restart,
                               overwrite=overwrite, quiet=quiet, workers=workers, ray_address=ray_address,
-                              chunk_length=chunk_length, seam_overlap=seam_overlap, device=dev, log=log)
+                              chunk_length=chunk_length, seam_overlap=seam_overlap, device=dev, log=log,
+                              keep_work=keep_work)
                 return
             net = network_for(es, needed_layers(es), dev, quiet)
             with graceful_interrupt() as stop, VideoProgress(quiet=quiet) as bar:
