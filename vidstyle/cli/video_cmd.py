@@ -100,6 +100,9 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
                            tv_weight=tv_weight, content_layers=content_layers, style_layers=style_layers,
                            style_layer_weights=style_layer_weights, style_blend=style_blend, style_scale=style_scale,
                            gram_norm=gram_norm, precision=precision)
+    # --tol and --min-iterations are the warm-start early stop of later frames; frame 0 keeps the still-image rule.
+    es = dataclasses.replace(es, optim=dataclasses.replace(es.optim, min_iterations=defaults.MIN_ITERATIONS,
+                                                           tol=defaults.TOL))
     try:
         lt = tuple(sorted({int(v) for v in parse_csv(long_term, option="--long-term")}))
     except ValueError:
@@ -108,7 +111,7 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
                        long_term=lt, passes=passes, shot_threshold=shot_threshold, method=method, start=start,
                        duration=duration, max_frames=max_frames, codec=codec, crf=crf,
                        mask=str(mask) if mask is not None else None, mask_mode=mask_mode, guide=guide, colors=colors,
-                       color_match=match)
+                       color_match=match, frame_min_iterations=min_iterations, frame_tol=tol)
     vs.validate()
     return vs
 
@@ -214,8 +217,14 @@ def register(app: typer.Typer) -> None:
         style_blend: o.StyleBlend = None,
         style_scale: o.StyleScale = defaults.STYLE_SCALE,
         gram_norm: o.GramNorm = defaults.GRAM_NORM,
-        min_iterations: o.MinIterations = defaults.MIN_ITERATIONS,
-        tol: o.Tol = defaults.TOL,
+        min_iterations: Annotated[int, typer.Option(
+            "--min-iterations", help="Later frames: the early stop never fires before this (frame 0 and new shots "
+            f"use the still-image {defaults.MIN_ITERATIONS}).", rich_help_panel=o.ENGINE)] = defaults.FRAME_MIN_ITERATIONS,
+        tol: Annotated[float, typer.Option(
+            "--tol", help="Later frames: stop once the whole loss (temporal term included) falls by less than this "
+            f"per iteration, on average over the last {defaults.FRAME_TOL_WINDOW}; 0 disables it. Frame 0 and new "
+            f"shots use the still-image {defaults.TOL:g} over {defaults.TOL_WINDOW}.", rich_help_panel=o.ENGINE)]
+        = defaults.FRAME_TOL,
         optimizer: o.Optimizer = defaults.OPTIMIZER,
         lr: o.LearningRate = defaults.ADAM_LR,
         scales: Annotated[str, typer.Option("--scales", help="Coarse-to-fine scales of frame 0 and new shots "

@@ -66,6 +66,7 @@ class VideoSettings:
     frame_min_iterations: int = defaults.FRAME_MIN_ITERATIONS
     frame_tol: float = defaults.FRAME_TOL
     frame_window: int = defaults.FRAME_TOL_WINDOW
+    carry_memory: bool = defaults.CARRY_MEMORY  # later frames start with the previous frame's L-BFGS memory
     init: str = defaults.VIDEO_INIT
     temporal_weight: float | None = None  # None: defaults.temporal_weight(model, gram_norm)
     long_term: tuple[int, ...] = defaults.LONG_TERM
@@ -198,6 +199,7 @@ class VideoResult:
     notes: list[str]
     reports: list[FrameReport]
     precision: str = "fp32"  # of the network's forward/backward, as run
+    encode_seconds: float = 0.0  # the one step that does not overlap the optimizer: it needs every frame
 
     @property
     def seconds_per_frame(self) -> float:
@@ -305,6 +307,7 @@ class _Run:
         self.should_stop = should_stop or (lambda: False)
         self.hw = hw
         self.style_cache: dict = {}
+        self.carry: dict = {}  # L-BFGS memory handed from frame to frame (VideoSettings.carry_memory)
         self.controls = _Controls(settings, styles, hw) if settings.controlled else None
         self.lam = settings.lambda_t(engine_settings)
         self.reports: list[FrameReport] = []
@@ -364,6 +367,7 @@ class _Run:
         temporal_on = self.s.passes == 1 or pass_ >= self.s.temporal_from_pass
         if pass_ == 1:
             if shot_start:
+                self.carry.clear()  # another shot: the last frame's curvature says nothing about it
                 init, iters, scales, terms = self._init_first(content), self.s.first_iterations, self.es.scales, []
             else:
                 prev = outputs[usable[0].index]
@@ -396,6 +400,7 @@ class _Run:
                                device=self.device, net=self.net, callback=self.obs.iteration,
                                extra_terms=(lambda hw: list(terms)) if terms else None, init=init.clamp(0, 1),
                                should_stop=self.should_stop, style_cache=self.style_cache, scale_optim=scale_optim,
+                               carry=self.carry if scale_optim is not None and self.s.carry_memory else None,
                                **hooks)
         if self.should_stop():
             self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
@@ -566,10 +571,13 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
                 break
 
     result_output = None
+    encode_seconds = 0.0
     complete = not run.interrupted
     if complete:
         observer.encoding(len(order))
+        t_encode = time.perf_counter()
         result_output = _encode(work, settings, info, input_path, output, sorted(order), width, height, overwrite)
+        encode_seconds = time.perf_counter() - t_encode
     stop_reason = "interrupted" if run.interrupted else (decode_error or "complete")
     result = VideoResult(
         output=result_output, work_dir=work.root, frames=len(order), stylized=run.stylized, resumed=run.resumed,
@@ -578,7 +586,7 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
         flow_misses=cache.stats.misses, complete=complete and decode_error is None, stop_reason=stop_reason,
         decode_error=decode_error, settings=identity,
         notes=notes + (run.controls.notes if run.controls is not None else []), reports=run.reports,
-        precision=es.precision)
+        precision=es.precision, encode_seconds=encode_seconds)
     return result
 
 
