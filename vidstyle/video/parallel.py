@@ -181,9 +181,6 @@ def _remote_classes(ray):
                 report=lambda kind, number, index, seconds: board.report.remote(name, kind, number, index, seconds,
                                                                        os.getpid()))
 
-        def pid(self):
-            return os.getpid()
-
         def run_chunk(self, chunk, frames):
             return self.stylizer.run_chunk(chunk, _writable(frames))
 
@@ -387,11 +384,17 @@ class _Driver:
         board = Board.remote()
         style_arrays = [to_uint8(s) for s in styles]
         gpu = device is not None and torch.device(device).type == "cuda"
+        per_gpu = 0.0
+        if gpu:  # one GPU each where there are enough, else the GPUs shared out
+            gpus = float(ray.cluster_resources().get("GPU", 0))
+            if gpus <= 0:
+                raise VidstyleError(f"--device {device}: the Ray cluster has no GPU (use --device cpu)")
+            per_gpu = min(1.0, gpus / n_actors)
 
         def new_actor(k: int):
             # Restarts are the driver's (below), not Ray's max_restarts: Ray cannot promise to keep an
             # actor's constructor arguments for a restart once they are large (ray-project/ray#53727).
-            return Worker.options(num_cpus=0 if gpu else 1, num_gpus=1 if gpu else 0).remote(
+            return Worker.options(num_cpus=0 if gpu else 1, num_gpus=per_gpu).remote(
                 f"worker {k + 1}", settings, es, style_arrays, hw, device, threads, flow_params, board)
 
         actors = {k: new_actor(k) for k in range(n_actors)}
