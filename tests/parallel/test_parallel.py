@@ -224,3 +224,22 @@ def test_a_killed_worker_costs_its_chunk_not_the_run(ray_session, tmp_path, sint
     a, b = WorkDir(hit.work_dir, {}), WorkDir(calm.work_dir, {})
     for i in range(8):
         assert np.array_equal(a.load_frame_u8(1, i), b.load_frame_u8(1, i)), i
+
+
+def test_one_worker_is_the_sequential_pipeline(ray_session, tmp_path, sintel_video, styles_dir, vgg_weights):
+    """A chunk task runs the pipeline's own per-frame code: one worker, one chunk, the same frames as
+    stylize_video (bit for bit)."""
+    import numpy as np
+
+    from vidstyle.imageio import load_image
+    from vidstyle.video.parallel import stylize_video_parallel
+    from vidstyle.video.pipeline import stylize_video
+    from vidstyle.video.workdir import WorkDir
+
+    style = load_image(styles_dir / "starry_night.jpg")
+    vs = _settings(vgg_weights, max_frames=4)
+    par = stylize_video_parallel(sintel_video, [style], output=tmp_path / "p.mp4", settings=vs, workers=1, threads=1)
+    seq = stylize_video(sintel_video, [style], output=tmp_path / "s.mp4", settings=vs)
+    a, b = WorkDir(par.work_dir, {}), WorkDir(seq.work_dir, {})
+    for i in range(4):
+        assert np.array_equal(a.load_frame_u8(1, i), b.load_frame_u8(1, i)), i
