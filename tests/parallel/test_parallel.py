@@ -46,8 +46,10 @@ def test_plan_pairs_chunks_around_anchors_and_repairs_the_other_seams():
     assert chunks[0].order == [6, 5, 4, 3, 2, 1, 0]  # from the anchor, frame 6, down
     assert chunks[1].order == list(range(6, 12))
     assert seams == []  # two workers: one anchor, no seam
-    chunks, _ = plan(14, 6, 3)  # a 2-frame tail is shorter than its own repair: joins the chunk before
+    chunks, _ = plan(14, 6, 3)  # a 2-frame unpaired tail is shorter than its own repair: joins the chunk before
     assert [(c.start, c.stop) for c in chunks] == [(0, 6), (6, 14)]
+    chunks, seams = plan(6, 3, 3)  # a pair has no seam: any length
+    assert [(c.start, c.stop, c.backward) for c in chunks] == [(0, 3, True), (3, 6, False)] and seams == []
     chunks, seams = plan(30, 6, 3, long_term=(1, 2, 4))
     assert [c.backward for c in chunks] == [True, False, True, False, False]  # the last, unpaired, runs forward
     # seams where a forward chunk meets the next pair (or the unpaired tail); seeds: the forward chunk's last frames
@@ -61,7 +63,8 @@ def test_chunk_length_below_the_overlap_is_refused_with_the_minimum():
     with pytest.raises(VidstyleError, match="minimum 4"):
         check_chunking(3, 3)
     assert auto_chunk_length(12, 2, 3) == 6
-    assert auto_chunk_length(5, 4, 3) == 4  # never below the minimum: fewer chunks than workers
+    assert auto_chunk_length(6, 2, 3) == 3  # two chunks: one anchor pair, no seam to outlast
+    assert auto_chunk_length(5, 4, 3) == 4  # seams: never below the minimum, so fewer chunks than workers
     assert crossfade(3) == [3 / 4, 2 / 3, 1 / 2]  # own look 1/4, 1/2, 3/4: equal steps
 
 

@@ -117,9 +117,15 @@ def check_chunking(chunk_length: int | None, overlap: int) -> None:
 
 
 def auto_chunk_length(frames: int, workers: int, overlap: int) -> int:
-    """One chunk per worker (fewest seams), capped at ``defaults.CHUNK_LENGTH``; never below the minimum."""
-    length = math.ceil(frames / max(1, workers))
-    return max(min_chunk_length(overlap), min(length, defaults.CHUNK_LENGTH))
+    """One chunk per worker (fewest seams), capped at ``defaults.CHUNK_LENGTH``.
+
+    Two chunks make one anchor pair and no seam, so any length will do; with more, chunks that start at
+    a seam must outlast their repair.
+    """
+    length = min(math.ceil(frames / max(1, workers)), defaults.CHUNK_LENGTH)
+    if workers >= 3 or frames > 2 * length:
+        length = max(length, min_chunk_length(overlap))
+    return max(1, length)
 
 
 def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] = (1,)) -> tuple[list[Chunk], list[Seam]]:
@@ -131,12 +137,13 @@ def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] 
     chunk meets the next pair's backward chunk (and before a last unpaired
     chunk, which runs forward).
     """
-    check_chunking(chunk_length, overlap)
+    if chunk_length < 1:
+        raise VidstyleError(f"--chunk-length must be >= 1, got {chunk_length}")
     if frames <= 0:
         return [], []
     starts = list(range(0, frames, chunk_length))
-    if len(starts) > 1 and frames - starts[-1] < min_chunk_length(overlap):
-        starts.pop()  # a tail shorter than its own repair would make repairs depend on each other
+    if len(starts) > 2 and len(starts) % 2 == 1 and frames - starts[-1] < min_chunk_length(overlap):
+        starts.pop()  # an unpaired tail (it starts at a seam) shorter than its own repair joins the chunk before
     bounds = starts + [frames]
     n = len(starts)
     chunks = [Chunk(k, a, b, backward=k % 2 == 0 and k + 1 < n) for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
@@ -145,6 +152,9 @@ def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] 
     for prev, chunk in zip(chunks, chunks[1:]):
         if prev.backward:
             continue  # an anchor: both chunks start from the same frame's still
+        if len(chunk) < min_chunk_length(overlap):
+            raise VidstyleError(f"--chunk-length {chunk_length} is below the minimum {min_chunk_length(overlap)} "
+                                f"for a seam overlap of {overlap} frames")
         # Seeds: the last frames of the (forward) chunk before, which no repair touches.
         first_seed = max(prev.start, chunk.start - depth)
         seams.append(Seam(chunk.number, chunk.start, min(overlap, len(chunk)), tuple(range(first_seed, chunk.start))))
