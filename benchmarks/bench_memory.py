@@ -8,6 +8,9 @@ peak - baseline; the estimate compared with it is the run's part (features, opti
 everything but the weights, which the baseline holds).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_memory.py [--sizes 256,384,512] [--iterations 32]
+
+``--video``: the same for ``stylize_video`` on the Sintel clip of ../shared (3 frames, DIS flow, frame 0
+one scale; the bundled full-depth weights), against the estimate with the video allowance.
 """
 
 from __future__ import annotations
@@ -58,13 +61,64 @@ print(json.dumps({"hw": list(result.image.shape[-2:]), "style_hw": None, "base":
 """
 
 
+VIDEO_CHILD = r"""
+import json, resource, sys
+import torch
+torch.set_num_threads(1)
+from vidstyle.engine import Settings, load_network, needed_layers, resolve
+from vidstyle.imageio import load_image
+from vidstyle.optimize import OptimizerSettings
+from vidstyle.video.pipeline import VideoSettings, stylize_video
+
+size, iterations, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+es = Settings(size=size, scales="none", init="content",
+              optim=OptimizerSettings(iterations=iterations, min_iterations=iterations, tol=0.0))
+vs = VideoSettings(engine=es, first_iterations=iterations, method="dis", max_frames=3)
+net = load_network(resolve(es)[0], needed_layers(resolve(es)[0]))
+style = load_image("samples/style-mosaic.png")
+def rss():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+base = rss()
+result = stylize_video("../shared/data/sintel-50f.mp4", [style], output=out, settings=vs, net=net, overwrite=True)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"hw": list(result.size), "base": base, "peak": peak}))
+"""
+
+
+def video(sizes: list[int], iterations: int) -> None:
+    import tempfile
+
+    from vidstyle import defaults, memory
+
+    layers = list(defaults.STYLE_LAYERS) + list(defaults.CONTENT_LAYERS)
+    print("| --size | frame (WxH) | estimate (run, video) | measured peak - baseline | estimate / measured |")
+    print("|---|---|---|---|---|")
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = subprocess.run([sys.executable, "-c", VIDEO_CHILD, str(size), str(iterations), f"{tmp}/o.mp4"],
+                                 cwd=ROOT, capture_output=True, text=True, check=True)
+        m = json.loads(out.stdout.strip().splitlines()[-1])
+        hw = tuple(m["hw"])
+        est = memory.estimate(hw, layers, video=True, style_hw=[memory.scaled((512, 512), max(hw))])
+        run_est, measured = est.total - est.weights, m["peak"] - m["base"]
+        print(f"| {size} | {hw[1]}x{hw[0]} | {memory.gib(run_est)} | {memory.gib(measured)} | "
+              f"{run_est / measured:.2f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="256,384,512")
     ap.add_argument("--iterations", type=int, default=32, help="> LBFGS_HISTORY, so the history is full")
     ap.add_argument("--optimizer", default="lbfgs")
+    ap.add_argument("--video", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.video:
+        video([int(s) for s in args.sizes.split(",")], args.iterations)
+        return
     from PIL import Image
 
     from vidstyle import defaults, memory

@@ -35,6 +35,9 @@ _ADAM_VECTORS = 5
 # stylizer, forward and backward flow per long-term distance, masks, warped images, the previous outputs)
 # and the flow backend's own pyramids (OpenCV DeepFlow/DIS keep several float images per level).
 _VIDEO_VALUES_PER_PIXEL = 96
+# Video, whatever the size: the decoder's buffers at the source resolution, OpenCV's and the flow worker
+# thread's own allocations (a second malloc arena). Measured: benchmarks/README.md ("Memory estimate").
+_VIDEO_FIXED = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def estimate(hw: tuple[int, int], layers: Sequence[str], *, optimizer: str = def
     return Estimate(features=feature_bytes(hw, layers), optimizer=vectors * pixels * FLOAT,
                     weights=2 * weight_bytes(last),  # the loaded state dict and the module's copy
                     style=style * FLOAT,
-                    video=_VIDEO_VALUES_PER_PIXEL * hw[0] * hw[1] * FLOAT if video else 0)
+                    video=_VIDEO_VALUES_PER_PIXEL * hw[0] * hw[1] * FLOAT + _VIDEO_FIXED if video else 0)
 
 
 def scaled(hw: tuple[int, int], long_side: int) -> tuple[int, int]:
