@@ -168,7 +168,7 @@ def test_killed_driver_resumes_to_the_same_frames(ray_session, tmp_path, sintel_
     vs = _settings(vgg_weights, max_frames=8)
     kw = dict(settings=vs, workers=2, threads=1, chunk_length=3, overlap=1)
     whole = stylize_video_parallel(sintel_video, [style], output=tmp_path / "a.mp4", **kw)
-    assert whole.complete and whole.tasks_run == 4 and [s.start for s in whole.seams] == [6]
+    assert whole.complete and whole.tasks_run == 4 and [s.start for s in whole.seams] == [6], whole.task_log
 
     class StopAfterChunks:
         def __call__(self):  # the driver checks after each wait: stop once both chunks are in
@@ -177,9 +177,9 @@ def test_killed_driver_resumes_to_the_same_frames(ray_session, tmp_path, sintel_
 
     part = stylize_video_parallel(sintel_video, [style], output=tmp_path / "b.mp4", should_stop=StopAfterChunks(),
                                   **kw)
-    assert not part.complete and part.output is None and part.tasks_run == 3
+    assert not part.complete and part.output is None and part.tasks_run == 3, part.task_log
     again = stylize_video_parallel(sintel_video, [style], output=tmp_path / "b.mp4", **kw)
-    assert again.complete and again.tasks_run == 1 and again.tasks_resumed == 3
+    assert again.complete and again.tasks_run == 1 and again.tasks_resumed == 3, again.task_log
     a, b = WorkDir(whole.work_dir, {}), WorkDir(again.work_dir, {})
     for i in range(8):
         assert np.array_equal(a.load_frame_u8(1, i), b.load_frame_u8(1, i)), i

@@ -232,7 +232,12 @@ class ChunkStylizer:
         from vidstyle.imageio import from_uint8
 
         if threads:
+            import cv2
+
+            # The worker's share of the cores for the flow too (OpenCV would take them all, in every
+            # worker), and the same split in every run, so a rerun chunk gives the same frames.
             torch.set_num_threads(int(threads))
+            cv2.setNumThreads(int(threads))
         self.s = settings
         self.es = engine_settings
         self.hw = tuple(hw)
