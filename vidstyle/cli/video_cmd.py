@@ -196,7 +196,7 @@ def register(app: typer.Typer) -> None:
         cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache (default inside the "
                                                           "work dir).", rich_help_panel=VIDEO)] = None,
         workers: Annotated[Optional[int], typer.Option("--workers", help="Chunk-parallel run on a local Ray "
-                                                       "cluster of N workers (needs vidstyle[ray]).",
+                                                       "cluster of N workers (needs Ray: the 'ray' extra).",
                                                        rich_help_panel=PARALLEL)] = None,
         ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Join this Ray cluster "
                                                            "(HOST:PORT or auto) instead of starting one.",
