@@ -42,8 +42,10 @@ def _settings(args, *, iterations, first_iterations, tol, frames):
     from vidstyle.video.pipeline import VideoSettings
 
     engine = Settings(size=args.size, model=args.model, weights=args.weights, init="content", scales="none",
+                      precision=args.precision,
                       optim=OptimizerSettings(iterations=iterations, tol=tol, min_iterations=0 if tol == 0 else 20))
-    return VideoSettings(engine=engine, first_iterations=first_iterations, method=args.method, max_frames=frames)
+    return VideoSettings(engine=engine, first_iterations=first_iterations, method=args.method, max_frames=frames,
+                         frame_tol=tol, frame_min_iterations=0 if tol == 0 else 20, frame_window=10)
 
 
 def _style(args):
@@ -137,6 +139,105 @@ def part_weights(args, tmp: Path) -> dict:
     return out
 
 
+# name -> VideoSettings fields of the later frames (engine fields go under "engine"/"optim").
+STRATEGIES = {
+    "today": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20, "frame_tol": 1e-4,
+              "frame_window": 10},
+    "tol1e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 10,
+                "frame_tol": 1e-3, "frame_window": 5},
+    "tol3e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 5,
+                "frame_tol": 3e-3, "frame_window": 5},
+    "cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20, "frame_tol": 1e-4,
+              "frame_window": 10},
+    "cap25": {"frame_scales": (1.0,), "optim": {"iterations": 25}, "frame_min_iterations": 20, "frame_tol": 1e-4,
+              "frame_window": 10},
+    "half30+full": {"frame_scales": (0.5, 1.0), "coarse_iterations": 30, "optim": {"iterations": 150},
+                    "frame_min_iterations": 10, "frame_tol": 1e-3, "frame_window": 5},
+    "half40+full15": {"frame_scales": (0.5, 1.0), "coarse_iterations": 40, "optim": {"iterations": 15},
+                      "frame_min_iterations": 15, "frame_tol": 1e-3, "frame_window": 5},
+    "carry": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20, "frame_tol": 1e-4,
+              "frame_window": 10, "carry_memory": True},
+    "carry-tol1e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 10,
+                      "frame_tol": 1e-3, "frame_window": 5, "carry_memory": True},
+    "carry-cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20,
+                    "frame_tol": 1e-4, "frame_window": 10, "carry_memory": True},
+    "defaults": {},
+    # every frame a new shot: a still-image run from the content, no temporal loss
+    "independent": {"shot_threshold": 1.0},
+}
+
+
+def _strategy_settings(args, name: str, precision: str):
+    from dataclasses import replace
+
+    from vidstyle.engine import Settings
+    from vidstyle.video.pipeline import VideoSettings
+
+    spec = dict(STRATEGIES[name])
+    base = VideoSettings()
+    engine = replace(base.engine, size=args.size, model=args.model, weights=args.weights, precision=precision)
+    if "optim" in spec:
+        engine = replace(engine, optim=replace(engine.optim, **spec.pop("optim")))
+    assert isinstance(engine, Settings)
+    return replace(base, engine=engine, method=args.method, max_frames=args.frames,
+                   first_iterations=args.first_iterations, **spec)
+
+
+def part_strategies(args, tmp: Path) -> dict:
+    """Later-frame strategies on the same frames: evaluations, cost, E_temp, style/content loss."""
+    out = {}
+    for item in args.strategies.split(","):
+        name, _, precision = item.partition(":")
+        settings = _strategy_settings(args, name, precision or "auto")
+        r, rep = run_pipeline(args, settings, tmp, f"s-{name}-{precision}")
+        later = [x for x in r.reports if x.position > 0]
+        mean = lambda f: sum(f(x) for x in later) / max(1, len(later))  # noqa: E731
+        out[item] = {"precision": r.precision, "frames": r.frames, "e_temp": rep.e_temp,
+                     "evaluations": mean(lambda x: x.evaluations),
+                     "full_size_evaluations": mean(lambda x: x.full_size_evaluations),
+                     "later_s_per_frame": mean(lambda x: x.seconds), "frame0_s": r.reports[0].seconds,
+                     "flow_s_per_frame": mean(lambda x: x.flow_seconds),
+                     "wall_s": r.seconds, "stylize_s": r.stylize_seconds, "flow_s": r.flow_seconds,
+                     "encode_s": r.encode_seconds,
+                     "style": mean(lambda x: x.terms.get("style", 0.0)),
+                     "content": mean(lambda x: x.terms.get("content", 0.0))}
+        print(item, json.dumps(out[item]), flush=True)
+    first = out[next(iter(out))]
+    for item, row in out.items():  # against the first strategy listed (e.g. today's defaults in fp32)
+        row["vs_first"] = {k: row[k] / first[k] if first[k] else None
+                           for k in ("e_temp", "style", "content", "later_s_per_frame", "full_size_evaluations")}
+    return out
+
+
+def _cli_video(args, tmp: Path, name: str, *extra: str) -> dict:
+    """``vidstyle video`` as a user runs it (defaults unless ``extra``), with --log for E_temp."""
+    log = tmp / f"{name}.json"
+    argv = [str(Path(sys.executable).with_name("vidstyle")), "video", str(args.input), str(args.style or sorted(STYLES.glob("*.jpg"))[0]),
+            "-o", str(tmp / f"{name}.mp4"), "--size", str(args.size), "--max-frames", str(args.frames),
+            "--log", str(log), "-y", "-q", "--restart", *extra]
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads or 1)))
+    data = json.loads(log.read_text())
+    later = [r for r in data["frame_reports"] if r["position"] > 0]
+    return {"wall_s": time.perf_counter() - t0, "e_temp": data["temporal"]["e_temp"],
+            "precision": data["settings"]["settings"]["engine"]["precision"],
+            "later_evaluations": [r["evaluations"] for r in later],
+            "mean_later_evaluations": sum(r["evaluations"] for r in later) / len(later),
+            "mean_later_full_size_evaluations": sum(r["full_size_evaluations"] for r in later) / len(later),
+            "later_s_per_frame": sum(r["seconds"] for r in later) / len(later),
+            "frame0_s": data["frame_reports"][0]["seconds"],
+            "style": sum(r["terms"]["style"] for r in later) / len(later)}
+
+
+def part_mustshow(args, tmp: Path) -> dict:
+    """Issue 9's check: `vidstyle video` with default settings against independent per-frame stylization
+    (every frame a new shot: a still-image run from its content, no temporal loss)."""
+    ours = _cli_video(args, tmp, "defaults")
+    independent = _cli_video(args, tmp, "independent", "--shot-threshold", "1")
+    return {"defaults": ours, "independent": independent,
+            "e_temp_ratio_defaults_over_independent": ours["e_temp"] / independent["e_temp"]}
+
+
 def parse(argv=None):
     from vidstyle import defaults
 
@@ -149,6 +250,7 @@ def parse(argv=None):
     p.add_argument("--size", type=int, default=448)
     p.add_argument("--frames", type=int, default=10)
     p.add_argument("--iterations", type=int, default=defaults.FRAME_ITERATIONS)
+    p.add_argument("--precision", default=defaults.PRECISION, help="of --parts speed,memory,reference,weights")
     p.add_argument("--first-iterations", type=int, default=defaults.FIRST_ITERATIONS)
     p.add_argument("--ref-iterations", type=int, default=1000)
     p.add_argument("--ref-frames", type=int, default=10)
@@ -156,6 +258,8 @@ def parse(argv=None):
     p.add_argument("--sweep-frames", type=int, default=8)
     p.add_argument("--sweep-iterations", type=int, default=30)
     p.add_argument("--parts", default="speed,memory,reference", help="any of speed,memory,reference,weights")
+    p.add_argument("--strategies", default="today:fp32,today,defaults,independent",
+                   help="NAME[:PRECISION],... of --parts strategies; names: " + ",".join(STRATEGIES))
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--json", type=Path, default=None)
     return p.parse_args(argv)
@@ -172,7 +276,8 @@ def main() -> None:
         for part in args.parts.split(","):
             t0 = time.perf_counter()
             results[part] = {"speed": part_speed, "memory": part_memory, "reference": part_reference,
-                             "weights": part_weights}[part](args, Path(d))
+                             "weights": part_weights, "strategies": part_strategies,
+                             "mustshow": part_mustshow}[part](args, Path(d))
             results[part]["bench_seconds"] = time.perf_counter() - t0
             print(part, json.dumps(results[part], indent=1), flush=True)
     if args.json:

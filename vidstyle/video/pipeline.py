@@ -39,7 +39,7 @@ from vidstyle import defaults, precision
 from vidstyle.engine import Settings, load_network, needed_layers, noise_image, parse_scales, resolve, stylize_image
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import from_uint8, to_uint8
-from vidstyle.optimize import IterationInfo
+from vidstyle.optimize import IterationInfo, OptimizerSettings
 from vidstyle.video.flowworker import FlowWorker, Job, Neighbour
 from vidstyle.video.temporal import TemporalTerm
 from vidstyle.video.workdir import WorkDir, file_digest, tensor_digest
@@ -56,8 +56,9 @@ class VideoSettings:
     side of the stylized frames (rounded to even dimensions).
     """
 
-    engine: Settings = field(default_factory=lambda: Settings(size=defaults.VIDEO_SIZE, init="content",
-                                                                scales=defaults.VIDEO_SCALES))
+    engine: Settings = field(default_factory=lambda: Settings(
+        size=defaults.VIDEO_SIZE, init="content", scales=defaults.VIDEO_SCALES,
+        optim=OptimizerSettings(iterations=defaults.FRAME_ITERATIONS)))
     first_iterations: int = defaults.FIRST_ITERATIONS
     # Later frames start near their answer: coarse scales (fractions of the size) with
     # ``coarse_iterations`` each, then ``engine.optim.iterations`` at full size, with their own early stop.
