@@ -141,8 +141,8 @@ VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimens
 FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
 # Later frames start from the warped previous result, near their answer. Measured on Sintel at 256 px, full
 # depth (benchmarks/README.md "Later video frames"): 150 iterations with the still-image stop (1e-4) never
-# stopped early; a 40-iteration cap with a warm-start stop costs ~0.27x the evaluations for style/content
-# losses ~10 % and E_temp ~20 % above the 150-iteration run. Half-size iterations first cost more in the end
+# stopped early; a 40-iteration cap with a warm-start stop costs 0.27x the evaluations for style/content
+# losses 10-11 % and E_temp 22 % above the 150-iteration run. Half-size iterations first cost more in the end
 # (the full-size finish has to restore the detail), and so did handing L-BFGS's memory from frame to frame.
 FRAME_ITERATIONS = 40
 VIDEO_SCALES = "auto"  # frame 0 and new shots only; later frames use FRAME_SCALES
