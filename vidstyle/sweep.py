@@ -395,7 +395,8 @@ def run_sweep(plan: SweepPlan, *, net, device=None,
 def cell_filename(cell: Cell) -> str:
     """A file name for a run's image: ``r1c2-<row>-<column>.png`` with safe characters."""
     def slug(text: str) -> str:
-        keep = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in text)
+        # "+" stays: "1e+03" turned into "1e-03" named a weight 1e6 times too small
+        keep = "".join(ch if ch.isalnum() or ch in "._-+" else "-" for ch in text)
         return "-".join(p for p in keep.split("-") if p)[:40]
 
     return f"r{cell.row + 1}c{cell.col + 1}-{slug(cell.row_label)}-{slug(cell.col_label)}.png"

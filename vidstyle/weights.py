@@ -103,7 +103,8 @@ def torchvision_source() -> WeightSource:
     return WeightSource(
         name="torchvision", convention="torchvision", origin="download",
         description="torchvision IMAGENET1K_V1 (retrained; RGB, ImageNet mean/std; 548 MB download)",
-        licence="BSD-3-Clause (torchvision)", url=url, filename=url.rsplit("/", 1)[-1],
+        licence="torchvision's terms (BSD-3-Clause code; weights trained on ImageNet)",
+        url=url, filename=url.rsplit("/", 1)[-1],
     )
 
 

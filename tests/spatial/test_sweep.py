@@ -97,3 +97,11 @@ def test_bad_sweeps_are_clean_errors(quick, shipwreck, starry):
         plan_sweep("content-weight", contents=c, styles=s, values=["heavy"], settings=quick)
     with pytest.raises(VidstyleError, match="style images: empty list"):
         plan_sweep("grid", contents=c, settings=quick)
+
+
+def test_cell_file_names_keep_the_exponent_sign():
+    from vidstyle.sweep import Cell, cell_filename
+
+    cell = Cell(0, 1, "content landscape", "style-weight 1e+03", "stylize", None)
+    name = cell_filename(cell)
+    assert name == "r1c2-content-landscape-style-weight-1e+03.png" and "1e-03" not in name
