@@ -176,11 +176,13 @@ def _probe_once(convs, x: torch.Tensor, precision: str) -> None:
         torch.cuda.synchronize(x.device)
 
 
-def measure(precision: str, device: torch.device, *, size: int = 96, rounds: int = 4) -> float:
+def measure(precision: str, device: torch.device, *, size: int = 96, rounds: int = 12) -> float:
     """Time of a loss+gradient pass of a small VGG-like stack at ``precision`` / at fp32.
 
     The two are timed in alternating rounds and the fastest of each kept, so a
-    machine busy with other work slows both alike.
+    machine busy with other work slows both alike. Twelve rounds, not four: on two
+    cores shared with other jobs four rounds once judged bf16 1.18x slower on a CPU
+    where it is 0.53x, and the decision is cached.
     """
     device = torch.device(device)
     convs = _probe_stack(device)
