@@ -16,6 +16,13 @@ from typing import IO, Any
 
 from vidstyle.errors import VidstyleError
 
+try:  # POSIX advisory locks; Windows has none, and callers fall back on their own rule
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+CAN_LOCK = fcntl is not None
+
 
 def user_file_mode(path: str | os.PathLike) -> None:
     """Give a file made by ``mkstemp`` (mode 0600) the mode a plain ``open`` would: 0666 minus the umask."""
@@ -54,3 +61,25 @@ def write_json(path: str | os.PathLike, payload: Any, *, sort_keys: bool = False
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_file(path, "w") as fh:
         fh.write(text)
+
+
+def hold(path: str | os.PathLike) -> int | None:
+    """Lock ``path`` (a temporary file being written) for as long as the returned descriptor is open.
+
+    None when another live process holds it (or it vanished, or the OS has no ``flock``): the
+    cleanups of killed runs' leftovers (partial encodes, partial downloads) remove only files
+    they can hold, so a file a running process is writing is never touched. A killed process's
+    locks go with it.
+    """
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd

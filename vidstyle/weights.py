@@ -38,13 +38,9 @@ from pathlib import Path
 import torch
 
 from vidstyle import defaults
+from vidstyle.atomic import CAN_LOCK, hold
 from vidstyle.errors import LayerError, WeightsError
 from vidstyle.vgg import CONV_NAMES, LAYER_NAMES, LAYERS, VGGFeatures, layer_index
-
-try:  # POSIX: a download holds a lock on its temporary file, so a cleanup never removes a live one
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 ORIGINAL_LICENCE = "weights CC BY 4.0 (K. Simonyan and A. Zisserman, Visual Geometry Group, Oxford)"
 
@@ -197,16 +193,6 @@ ProgressHook = Callable[[int, int | None], None]  # (bytes so far, total or None
 STALE_PART_SECONDS = 24 * 3600  # without file locks (Windows), a .part this old is taken as abandoned
 
 
-def _lock(fh) -> bool:
-    if fcntl is None:
-        return True
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-
-
 def remove_stale_parts(folder: Path, filename: str) -> list[Path]:
     """Remove temporary files that killed downloads of ``filename`` left in ``folder``.
 
@@ -214,14 +200,22 @@ def remove_stale_parts(folder: Path, filename: str) -> list[Path]:
     """
     removed = []
     for part in folder.glob(f"{filename}.*.part"):
-        try:
-            with open(part, "rb") as fh:
-                stale = _lock(fh) if fcntl is not None else time.time() - part.stat().st_mtime > STALE_PART_SECONDS
-                if stale:
+        if not CAN_LOCK:  # no locks to tell a live download from a dead one: go by age
+            try:
+                if time.time() - part.stat().st_mtime > STALE_PART_SECONDS:
                     part.unlink()
                     removed.append(part)
-        except OSError:
+            except OSError:
+                pass
             continue
+        fd = hold(part)
+        if fd is None:
+            continue  # a live download holds it (or it vanished)
+        try:
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        finally:
+            os.close(fd)
     return removed
 
 
@@ -235,9 +229,9 @@ def download(url: str, dest: Path, *, progress: ProgressHook | None = None, time
     remove_stale_parts(dest.parent, dest.name)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     sha = hashlib.sha256()
+    held = hold(tmp)  # released in the finally below; a killed download's lock goes with its process
     try:
         with os.fdopen(fd, "wb") as out:
-            _lock(out)
             with urllib.request.urlopen(url, timeout=timeout) as resp:
                 total = resp.headers.get("Content-Length")
                 total = int(total) if total else None
@@ -258,6 +252,8 @@ def download(url: str, dest: Path, *, progress: ProgressHook | None = None, time
         reason = getattr(exc, "reason", exc)
         raise WeightsError(f"could not download {url}: {reason}") from None
     finally:
+        if held is not None:
+            os.close(held)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dest

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from vidstyle import defaults
+from vidstyle.atomic import hold
 from vidstyle.errors import VidstyleError
 
 SUPPORTED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv")
@@ -119,25 +120,6 @@ def _partials(path: str | os.PathLike) -> list[Path]:
     if not parent.is_dir():
         return []
     return sorted(q for g in globs for q in parent.glob(g))
-
-
-def hold(path: str | os.PathLike) -> int | None:
-    """Lock ``path`` (a temporary output being written) for as long as the returned descriptor is open,
-    so that :func:`remove_stale_partials` in another process leaves it alone."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
 
 
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:

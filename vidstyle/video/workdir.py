@@ -160,25 +160,6 @@ class RunLock:
 RunLock._held = weakref.WeakValueDictionary()
 
 
-def try_lock(path: str | os.PathLike) -> bool:
-    """Lock ``path`` exclusively for an instant; False if another process holds it (not a stale file)."""
-    try:
-        import fcntl
-    except ImportError:
-        return True
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # also drops the lock
-
-
 class WorkDir:
     """One run's work directory (see the module docstring); create with :meth:`open`."""
 
