@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,3 +84,18 @@ def hold(path: str | os.PathLike) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def remove_unheld(path: Path) -> bool:
+    """Remove ``path`` (a file or a folder) if no live process holds it (see :func:`hold`)."""
+    fd = hold(path)
+    if fd is None:
+        return False  # a live writer holds it (or it vanished)
+    try:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)

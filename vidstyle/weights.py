@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from vidstyle import defaults
-from vidstyle.atomic import CAN_LOCK, hold
+from vidstyle.atomic import CAN_LOCK, hold, remove_unheld
 from vidstyle.errors import LayerError, WeightsError
 from vidstyle.vgg import CONV_NAMES, LAYER_NAMES, LAYERS, VGGFeatures, layer_index
 
@@ -208,14 +208,8 @@ def remove_stale_parts(folder: Path, filename: str) -> list[Path]:
             except OSError:
                 pass
             continue
-        fd = hold(part)
-        if fd is None:
-            continue  # a live download holds it (or it vanished)
-        try:
-            part.unlink(missing_ok=True)
+        if remove_unheld(part):
             removed.append(part)
-        finally:
-            os.close(fd)
     return removed
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from vidstyle import defaults
-from vidstyle.atomic import hold
+from vidstyle.atomic import hold, remove_unheld
 from vidstyle.errors import VidstyleError
 
 SUPPORTED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv")
@@ -125,19 +125,4 @@ def _partials(path: str | os.PathLike) -> list[Path]:
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary outputs of ``path`` left by runs killed while encoding (no live process holds
     them; see :func:`hold`); returns what was removed."""
-    import shutil
-
-    removed = []
-    for p in _partials(path):
-        fd = hold(p)
-        if fd is None:
-            continue  # a live writer holds it (or it vanished)
-        try:
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-            removed.append(p)
-        finally:
-            os.close(fd)
-    return removed
+    return [p for p in _partials(path) if remove_unheld(p)]

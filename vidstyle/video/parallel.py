@@ -34,7 +34,7 @@ from vidstyle.engine import resolve
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import to_uint8
 from vidstyle.video.chunks import Chunk, Seam, TaskResult, auto_chunk_length, check_chunking, plan, seam_ratio
-from vidstyle.video.workdir import WorkDir, file_digest, tensor_digest
+from vidstyle.video.workdir import WorkDir
 
 INSTALL_HINT = 'Ray is not installed: pip install "vidstyle[ray]"'
 RETRIES = 3  # restarts of a dead worker process, and retries of the task it was running
@@ -217,7 +217,7 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
     """
     from vidstyle.video.decode import output_size, probe
     from vidstyle.video.encode import check_output_path
-    from vidstyle.video.pipeline import _encode, _estimate_frames, _source_frames, default_work_dir
+    from vidstyle.video.pipeline import _encode, _estimate_frames, _source_frames, default_work_dir, work_identity
 
     t_start = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
@@ -255,13 +255,7 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
             threads = max(1, (os.cpu_count() or 1) // workers) if address is None else 1
         length = chunk_length or auto_chunk_length(n, workers, overlap)
         chunks, seams = plan(n, length, overlap, settings.long_term)
-        identity = {
-            "settings": settings.identity() | {"engine": es.to_dict()},
-            "frame_size": [width, height],
-            "flow_params": dict(flow_params or {}),
-            "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
-            "styles": [tensor_digest(s) for s in styles],
-            "mask": None,
+        identity = work_identity(settings, es, (width, height), flow_params, input_path, styles) | {
             "parallel": {"chunk_length": length, "overlap": overlap},
         }
         work = WorkDir.open(Path(work_dir) if work_dir is not None else default_work_dir(output), identity,

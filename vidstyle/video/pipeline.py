@@ -535,14 +535,7 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
         notes.append(choice.note())
     observer = observer or VideoObserver()
     work_root = Path(work_dir) if work_dir is not None else default_work_dir(output)
-    identity = {
-        "settings": settings.identity() | {"engine": es.to_dict()},
-        "frame_size": [width, height],
-        "flow_params": dict(flow_params or {}),
-        "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
-        "styles": [tensor_digest(s) for s in styles],
-        "mask": file_digest(settings.mask) if settings.mask else None,
-    }
+    identity = work_identity(settings, es, (width, height), flow_params, input_path, styles)
     work = WorkDir.open(work_root, identity, restart=restart)
     backend = get_backend(settings.method, device=device, **(flow_params or {}))
     cache = FlowCache(Path(cache_dir) if cache_dir is not None else work.root / "flow")
@@ -589,6 +582,19 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
         notes=notes + (run.controls.notes if run.controls is not None else []), reports=run.reports,
         precision=es.precision, encode_seconds=encode_seconds)
     return result
+
+
+def work_identity(settings: VideoSettings, es: Settings, frame_size: tuple[int, int], flow_params: dict | None,
+                  input_path: Path, styles: Sequence[torch.Tensor]) -> dict:
+    """What decides a run's frames, as the work dir's manifest records it (a resumed run must match)."""
+    return {
+        "settings": settings.identity() | {"engine": es.to_dict()},
+        "frame_size": list(frame_size),
+        "flow_params": dict(flow_params or {}),
+        "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
+        "styles": [tensor_digest(s) for s in styles],
+        "mask": file_digest(settings.mask) if settings.mask else None,
+    }
 
 
 def _encode(work: WorkDir, s: VideoSettings, info, input_path: Path, output: Path, indices: list[int],
