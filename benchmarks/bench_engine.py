@@ -25,6 +25,7 @@ Reported per size:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -242,7 +243,8 @@ def main() -> None:
     weights = defaults.loss_weights(args.model)
     probe = engine_settings(args, 64, "fp32", 1)
     layers = (tuple(probe.style_layers), probe.content_layers[0])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+    cpu = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu}, "
           f"weights {origin}, style {','.join(layers[0])}, content {layers[1]}, reference to {ref_net.names[-1]}")
     rows = []
     for size in (int(v) for v in args.sizes.split(",")):
@@ -266,7 +268,8 @@ def main() -> None:
                         "ratio_b": (ours["reached_seconds"] / ref["seconds"]) if ours["reached_seconds"] else None})
         from vidstyle.precision import choose
 
-        settings = Settings(**{**settings.__dict__, "precision": choose(settings.precision, torch.device("cpu")).precision})
+        chosen = choose(settings.precision, torch.device("cpu")).precision
+        settings = dataclasses.replace(settings, precision=chosen)
         # Same objective on both sides: check on the content image.
         terms = stylize_terms(net, settings, content, [style], (h, w))
         with torch.no_grad():
@@ -288,7 +291,8 @@ def main() -> None:
             side_by_side([runs["fp32"]["image"], runs["bf16"]["image"]], png)
             row.update({"compare_fp32_loss": scored["fp32"], "compare_bf16_loss": scored["bf16"],
                         "compare_loss_ratio": scored["bf16"] / scored["fp32"],
-                        "compare_fp32_seconds": runs["fp32"]["seconds"], "compare_bf16_seconds": runs["bf16"]["seconds"],
+                        "compare_fp32_seconds": runs["fp32"]["seconds"],
+                        "compare_bf16_seconds": runs["bf16"]["seconds"],
                         "compare_fp32_evaluations": runs["fp32"]["evaluations"],
                         "compare_bf16_evaluations": runs["bf16"]["evaluations"],
                         "compare_max_pixel_diff": float((runs["fp32"]["image"] - runs["bf16"]["image"]).abs().max()),

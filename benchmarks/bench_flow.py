@@ -164,12 +164,14 @@ def main() -> None:
             r["size"] = f"{size[0]}x{size[1]}"
             results.append(r)
             print(f"{r['size']:>9} {name:<14} {r['pair_s']:7.3f} s/pair  mask {r['mask_s'] * 1e3:6.1f} ms "
-                  f"(plain numpy/cv2 {r['plain_mask_s'] * 1e3:6.1f} ms, {r['mask_differ_frac'] * 100:.2f}% px differ > 0.01) {r['note']}",
+                  f"(plain numpy/cv2 {r['plain_mask_s'] * 1e3:6.1f} ms, "
+                  f"{r['mask_differ_frac'] * 100:.2f}% px differ > 0.01) {r['note']}",
                   flush=True)
         c = bench_cache(frames)
         c["size"] = f"{size[0]}x{size[1]}"
         results.append(c)
-        print(f"{c['size']:>9} cache read {c['cache_read_s'] * 1e3:.2f} ms/pair (np.load .npy {c['npy_read_s'] * 1e3:.2f} ms,"
+        print(f"{c['size']:>9} cache read {c['cache_read_s'] * 1e3:.2f} ms/pair "
+              f"(np.load .npy {c['npy_read_s'] * 1e3:.2f} ms,"
               f" recompute with dis-medium {c['compute_s'] * 1e3:.1f} ms)", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"environment": env, "results": results}, indent=1))

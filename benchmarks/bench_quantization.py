@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidstyle.engine import Settings, load_network, needed_layers, stylize_image, stylize_terms, Objective
+from vidstyle.engine import Objective, Settings, load_network, needed_layers, stylize_image, stylize_terms
 from vidstyle.imageio import load_image, save_image, to_uint8
 from vidstyle.optimize import OptimizerSettings
 

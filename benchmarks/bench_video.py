@@ -24,11 +24,11 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,15 +89,15 @@ def part_speed(args, tmp: Path) -> dict:
 
 def _child_rss(args, frames: int, tmp: Path) -> float:
     code = (
-        "import sys, resource, json; sys.path.insert(0, %r)\n"
+        f"import sys, resource, json; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.bench_video import _settings, run_pipeline, parse\n"
         "from pathlib import Path\n"
         "a = parse(sys.argv[1:])\n"
         "import torch; a.threads and torch.set_num_threads(a.threads)\n"
-        "s = _settings(a, iterations=3, first_iterations=5, tol=0.0, frames=%d)\n"
-        "run_pipeline(a, s, Path(%r), 'mem%d')\n"
+        f"s = _settings(a, iterations=3, first_iterations=5, tol=0.0, frames={frames})\n"
+        f"run_pipeline(a, s, Path({str(tmp)!r}), 'mem{frames}')\n"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
-    ) % (str(ROOT), frames, str(tmp), frames)
+    )
     argv = [sys.executable, "-c", code, "--input", str(args.input), "--size", str(args.size), "--method", args.method,
             "--model", args.model] + (["--weights", str(args.weights)] if args.weights else []) \
         + (["--threads", str(args.threads)] if args.threads else [])
@@ -183,6 +183,10 @@ def _strategy_settings(args, name: str, precision: str):
                    first_iterations=args.first_iterations, **spec)
 
 
+def _mean(rows: list, f) -> float:
+    return sum(f(x) for x in rows) / max(1, len(rows))
+
+
 def part_strategies(args, tmp: Path) -> dict:
     """Later-frame strategies on the same frames: evaluations, cost, E_temp, style/content loss."""
     out = {}
@@ -191,7 +195,7 @@ def part_strategies(args, tmp: Path) -> dict:
         settings = _strategy_settings(args, name, precision or "auto")
         r, rep = run_pipeline(args, settings, tmp, f"s-{name}-{precision}")
         later = [x for x in r.reports if x.position > 0]
-        mean = lambda f: sum(f(x) for x in later) / max(1, len(later))  # noqa: E731
+        mean = partial(_mean, later)
         out[item] = {"precision": r.precision, "frames": r.frames, "e_temp": rep.e_temp,
                      "evaluations": mean(lambda x: x.evaluations),
                      "full_size_evaluations": mean(lambda x: x.full_size_evaluations),
@@ -203,7 +207,7 @@ def part_strategies(args, tmp: Path) -> dict:
                      "content": mean(lambda x: x.terms.get("content", 0.0))}
         print(item, json.dumps(out[item]), flush=True)
     first = out[next(iter(out))]
-    for item, row in out.items():  # against the first strategy listed (e.g. today's defaults in fp32)
+    for row in out.values():  # against the first strategy listed (e.g. today's defaults in fp32)
         row["vs_first"] = {k: row[k] / first[k] if first[k] else None
                            for k in ("e_temp", "style", "content", "later_s_per_frame", "full_size_evaluations")}
     return out
@@ -212,7 +216,8 @@ def part_strategies(args, tmp: Path) -> dict:
 def _cli_video(args, tmp: Path, name: str, *extra: str) -> dict:
     """``vidstyle video`` as a user runs it (defaults unless ``extra``), with --log for E_temp."""
     log = tmp / f"{name}.json"
-    argv = [str(Path(sys.executable).with_name("vidstyle")), "video", str(args.input), str(args.style or sorted(STYLES.glob("*.jpg"))[0]),
+    style = args.style or sorted(STYLES.glob("*.jpg"))[0]
+    argv = [str(Path(sys.executable).with_name("vidstyle")), "video", str(args.input), str(style),
             "-o", str(tmp / f"{name}.mp4"), "--size", str(args.size), "--max-frames", str(args.frames),
             "--log", str(log), "-y", "-q", "--restart", *extra]
     t0 = time.perf_counter()

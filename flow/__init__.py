@@ -23,11 +23,27 @@ Public API::
     flow_to_color(flow, *, max_flow=None) -> H x W x 3 uint8;  save_flow_png;  FlowVideoWriter (write/close/abort)
     FlowCache(root): flow_key / mask_key / get / put / stats;  frame_digest(img)
     FlowEngine(backend, cache).pair(prev, cur) -> PairFlow;  pair_flows(...);  iter_flows(frames, backend, cache)
-    fetch_spynet_weights(model, *, cache_dir=None, url=None, download=True, progress=False) -> Path
+    fetch_spynet_weights(model, *, cache_dir=None, url=None, download=True, progress=None) -> Path
+    fetch(url, dest, *, sha256=None, progress=None, check=None) -> Path   # the one downloader (callback, no drawing)
+    hold(path) / remove_unheld(path) / remove_stale_parts(folder, name)   # temporary files a live process holds
 """
 
 import sys
 import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names the lazy table below serves, for type checkers (no import at run time)
+    from flow.backends import BACKENDS, FlowBackend, get_backend
+    from flow.backends.spynet import SPYNET_LICENCE, SPYNET_MODELS, SPYNET_URL, fetch_spynet_weights
+    from flow.cache import CacheStats, FlowCache, frame_digest
+    from flow.download import fetch
+    from flow.errors import FlowError
+    from flow.flo import flo_to_tensor, read_flo, write_flo
+    from flow.masks import ConsistencyParts, combine_long_term_masks, consistency_parts, reliability_mask
+    from flow.partfiles import hold, remove_stale_parts, remove_unheld
+    from flow.sequence import FlowEngine, PairFlow, iter_flows, pair_flows
+    from flow.visualize import FlowVideoWriter, flow_to_color, save_flow_png
+    from flow.warp import Warp, warp
 
 # Imported on first use (PEP 562): ``from flow.errors import FlowError`` and the CLI's argument
 # checks must not pay for torch and OpenCV.
@@ -35,9 +51,11 @@ _EXPORTS = {
     "BACKENDS": "flow.backends", "CacheStats": "flow.cache", "ConsistencyParts": "flow.masks",
     "FlowBackend": "flow.backends", "FlowCache": "flow.cache", "FlowEngine": "flow.sequence",
     "FlowError": "flow.errors", "FlowVideoWriter": "flow.visualize", "PairFlow": "flow.sequence",
-    "SPYNET_LICENCE": "flow.download", "SPYNET_MODELS": "flow.download", "SPYNET_URL": "flow.download",
+    "SPYNET_LICENCE": "flow.backends.spynet", "SPYNET_MODELS": "flow.backends.spynet",
+    "SPYNET_URL": "flow.backends.spynet", "fetch": "flow.download", "hold": "flow.partfiles",
+    "remove_stale_parts": "flow.partfiles", "remove_unheld": "flow.partfiles",
     "Warp": "flow.warp", "combine_long_term_masks": "flow.masks", "consistency_parts": "flow.masks",
-    "download_file": "flow.download", "fetch_spynet_weights": "flow.download", "flo_to_tensor": "flow.flo",
+    "fetch_spynet_weights": "flow.backends.spynet", "flo_to_tensor": "flow.flo",
     "flow_to_color": "flow.visualize", "frame_digest": "flow.cache", "get_backend": "flow.backends",
     "iter_flows": "flow.sequence", "pair_flows": "flow.sequence", "read_flo": "flow.flo",
     "reliability_mask": "flow.masks", "save_flow_png": "flow.visualize", "warp": "flow.warp",
@@ -70,9 +88,35 @@ sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
-    "BACKENDS", "CacheStats", "ConsistencyParts", "FlowBackend", "FlowCache", "FlowEngine", "FlowError",
-    "FlowVideoWriter", "PairFlow", "SPYNET_LICENCE", "SPYNET_MODELS", "SPYNET_URL", "Warp",
-    "combine_long_term_masks", "consistency_parts", "download_file", "fetch_spynet_weights", "flo_to_tensor",
-    "flow_to_color", "frame_digest", "get_backend", "iter_flows", "pair_flows", "read_flo", "reliability_mask",
-    "save_flow_png", "warp", "write_flo",
+    "BACKENDS",
+    "SPYNET_LICENCE",
+    "SPYNET_MODELS",
+    "SPYNET_URL",
+    "CacheStats",
+    "ConsistencyParts",
+    "FlowBackend",
+    "FlowCache",
+    "FlowEngine",
+    "FlowError",
+    "FlowVideoWriter",
+    "PairFlow",
+    "Warp",
+    "combine_long_term_masks",
+    "consistency_parts",
+    "fetch",
+    "fetch_spynet_weights",
+    "flo_to_tensor",
+    "flow_to_color",
+    "frame_digest",
+    "get_backend",
+    "hold",
+    "iter_flows",
+    "pair_flows",
+    "read_flo",
+    "reliability_mask",
+    "remove_stale_parts",
+    "remove_unheld",
+    "save_flow_png",
+    "warp",
+    "write_flo",
 ]

@@ -13,10 +13,6 @@ import torch
 from flow.errors import FlowError
 
 
-def shape_str(x) -> str:
-    return "x".join(str(int(s)) for s in x.shape)
-
-
 def check_images(img: torch.Tensor, name: str = "image", *, channels: int | None = 3) -> torch.Tensor:
     """Check an image batch ``(N, C, H, W)`` (``C == channels`` unless None)."""
     if not isinstance(img, torch.Tensor):
@@ -46,7 +42,8 @@ def check_flow(flow: torch.Tensor, name: str = "flow") -> torch.Tensor:
 def check_same_size(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str, *, batch: bool = True) -> None:
     if a.shape[-2:] != b.shape[-2:]:
         raise FlowError(
-            f"{name_a} is {a.shape[-1]}x{a.shape[-2]} px but {name_b} is {b.shape[-1]}x{b.shape[-2]} px: sizes must match"
+            f"{name_a} is {a.shape[-1]}x{a.shape[-2]} px but {name_b} is {b.shape[-1]}x{b.shape[-2]} px: "
+            "sizes must match"
         )
     if batch and a.shape[0] != b.shape[0]:
         raise FlowError(f"{name_a} has batch size {a.shape[0]} but {name_b} has {b.shape[0]}: batch sizes must match")

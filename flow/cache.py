@@ -98,7 +98,8 @@ class FlowCache:
     @staticmethod
     def mask_key(flow_bw_key: str, flow_fw_key: str, params: dict[str, Any]) -> str:
         """Key of the reliability mask computed from two cached flows with ``params``."""
-        return _json_key({"kind": "mask", "format": FORMAT_VERSION, "bw": flow_bw_key, "fw": flow_fw_key, "params": params})
+        return _json_key({"kind": "mask", "format": FORMAT_VERSION, "bw": flow_bw_key, "fw": flow_fw_key,
+                          "params": params})
 
     def path(self, key: str) -> Path:
         if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
@@ -146,7 +147,7 @@ class FlowCache:
         if size != offset + nbytes:
             raise ValueError(f"truncated entry: {size} bytes, expected {offset + nbytes}")
         arr = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape)
-        if hashlib.blake2b(memoryview(arr).cast("B"), digest_size=16).hexdigest() != header["blake2b"]:
+        if hashlib.blake2b(arr.data.cast("B"), digest_size=16).hexdigest() != header["blake2b"]:
             raise ValueError("corrupt entry: checksum mismatch")
         return arr
 
@@ -156,8 +157,8 @@ class FlowCache:
         dtype_name = arr.dtype.name
         if dtype_name not in _DTYPES:
             raise FlowError(f"flow cache stores float32, float16 or uint8 tensors, not {dtype_name}")
-        header = json.dumps({"dtype": dtype_name, "shape": list(arr.shape),
-                             "blake2b": hashlib.blake2b(memoryview(arr).cast("B"), digest_size=16).hexdigest()}).encode()
+        digest = hashlib.blake2b(arr.data.cast("B"), digest_size=16).hexdigest()
+        header = json.dumps({"dtype": dtype_name, "shape": list(arr.shape), "blake2b": digest}).encode()
         pad = (-(len(MAGIC) + 4 + len(header))) % _ALIGN
         header += b" " * pad
         path = self.path(key)
@@ -180,7 +181,7 @@ class FlowCache:
 
     @staticmethod
     def _write_payload(f, arr: np.ndarray) -> None:
-        f.write(memoryview(arr).cast("B"))
+        f.write(arr.data.cast("B"))
 
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()

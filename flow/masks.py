@@ -92,7 +92,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), ky, groups=c)
 
 
-def reliability_mask(flow_bw: torch.Tensor, flow_fw_prev: torch.Tensor, *, blur_sigma: float = BLUR_SIGMA) -> torch.Tensor:
+def reliability_mask(flow_bw: torch.Tensor, flow_fw_prev: torch.Tensor, *,
+                     blur_sigma: float = BLUR_SIGMA) -> torch.Tensor:
     """Reliability of frame t's pixels with respect to frame t-1 (Ruder et al. 2016).
 
     Args:

@@ -68,7 +68,8 @@ class FlowEngine:
             cur_digest = cur_digest or frame_digest(cur)
             keys["fw"] = self.cache.flow_key(self.backend, prev_digest, cur_digest, size=size, direction="fw")
             keys["bw"] = self.cache.flow_key(self.backend, cur_digest, prev_digest, size=size, direction="bw")
-            keys["mask"] = self.cache.mask_key(keys["bw"], keys["fw"], {"blur_sigma": self.blur_sigma, "version": MASK_VERSION})
+            keys["mask"] = self.cache.mask_key(keys["bw"], keys["fw"],
+                                               {"blur_sigma": self.blur_sigma, "version": MASK_VERSION})
             for what, key in keys.items():
                 t = self.cache.get(key)
                 got[what] = t.to(dev) if t is not None else None
@@ -83,6 +84,8 @@ class FlowEngine:
             fresh["bw"] = self.backend.estimate(cur, prev)
         fw = fresh.get("fw", got["fw"])
         bw = fresh.get("bw", got["bw"])
+        # Every branch above leaves both directions set (from the cache or just estimated).
+        assert fw is not None and bw is not None
         mask = got["mask"]
         if mask is None or fresh:
             # A recomputed flow invalidates nothing in the cache (keys are content

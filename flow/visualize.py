@@ -12,11 +12,16 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from flow.errors import FlowError
+
+if TYPE_CHECKING:  # av is imported on first write (it is slow to load)
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
 
 # Segment lengths of the Middlebury wheel: red-yellow, yellow-green, green-cyan,
 # cyan-blue, blue-magenta, magenta-red (chosen there for perceptual uniformity).
@@ -113,11 +118,11 @@ class FlowVideoWriter:
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.max_flow = max_flow
-        self._container = None
-        self._stream = None
+        # The open container and its video stream, set together on the first frame.
+        self._out: tuple[OutputContainer, VideoStream] | None = None
         self._tmp = self.path.with_name(f".{self.path.stem}.part{self.path.suffix}")
 
-    def __enter__(self) -> "FlowVideoWriter":
+    def __enter__(self) -> FlowVideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -126,19 +131,22 @@ class FlowVideoWriter:
         else:
             self.abort()
 
-    def _open(self, w: int, h: int) -> None:
+    def _open(self, w: int, h: int) -> tuple[OutputContainer, VideoStream]:
         import av
 
         try:
-            self._container = av.open(str(self._tmp), mode="w")
-        except (OSError, av.error.FFmpegError) as exc:  # type: ignore[attr-defined]
+            container = av.open(str(self._tmp), mode="w")
+        except (OSError, av.error.FFmpegError) as exc:
             raise FlowError(f"cannot write video {self.path}: {exc}") from None
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        self._stream = self._container.add_stream(codec, rate=self.fps)
-        self._stream.width, self._stream.height = w, h
-        self._stream.pix_fmt = "yuv420p"
+        stream = container.add_stream(codec, rate=self.fps)
+        assert isinstance(stream, av.VideoStream)  # libx264 and mpeg4 are video codecs
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuv420p"
         if codec == "mpeg4":
-            self._stream.bit_rate = 8_000_000
+            stream.bit_rate = 8_000_000
+        self._out = container, stream
+        return container, stream
 
     def write(self, flow) -> None:
         """Add one frame: a flow in any form :func:`flow_to_color` accepts."""
@@ -148,31 +156,34 @@ class FlowVideoWriter:
         h, w = rgb.shape[:2]
         if h % 2 or w % 2:
             rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), constant_values=255)
-        if self._container is None:
-            self._open(rgb.shape[1], rgb.shape[0])
-        elif (rgb.shape[1], rgb.shape[0]) != (self._stream.width, self._stream.height):
-            raise FlowError(f"{self.path}: frame size changed to {rgb.shape[1]}x{rgb.shape[0]}")
+        if self._out is None:
+            container, stream = self._open(rgb.shape[1], rgb.shape[0])
+        else:
+            container, stream = self._out
+            if (rgb.shape[1], rgb.shape[0]) != (stream.width, stream.height):
+                raise FlowError(f"{self.path}: frame size changed to {rgb.shape[1]}x{rgb.shape[0]}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        for packet in stream.encode(frame):
+            container.mux(packet)
 
     def close(self) -> None:
         """Finish the video and move it to ``path``."""
-        if self._container is None:
+        if self._out is None:
             return
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-        self._container = None
+        container, stream = self._out
+        for packet in stream.encode():
+            container.mux(packet)
+        container.close()
+        self._out = None
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         """Drop an unfinished video (nothing is left at ``path`` or beside it)."""
-        if self._container is not None:
+        if self._out is not None:
             try:
-                self._container.close()
+                self._out[0].close()
             except Exception:  # noqa: BLE001 - the file is being thrown away
                 pass
-            self._container = None
+            self._out = None
         if self._tmp.exists():
             self._tmp.unlink()

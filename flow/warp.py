@@ -31,14 +31,6 @@ def sample_coords(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return xs + flow[:, 0], ys + flow[:, 1]
 
 
-def inside_frame(flow: torch.Tensor) -> torch.Tensor:
-    """``(N, 1, H, W)`` bool: the sample ``x + flow(x)`` lies inside ``[0, W-1] x [0, H-1]``."""
-    _, _, h, w = flow.shape
-    sx, sy = sample_coords(flow)
-    ok = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
-    return ok.unsqueeze(1)
-
-
 def warp(img: torch.Tensor, flow: torch.Tensor, *, padding: str = "zeros") -> tuple[torch.Tensor, torch.Tensor]:
     """Backward-warp ``img`` with ``flow``: ``out(x) = img(x + flow(x))``, bilinear.
 

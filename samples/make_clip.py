@@ -115,7 +115,7 @@ def write_tone(path: str | Path, seconds: float = 2.0, *, codec: str = "aac", ra
 def make_clip(path: str | Path, *, frames: int = FRAMES, fps: int = FPS, width: int = WIDTH, height: int = HEIGHT,
               times: list[float] | None = None, audio: str | None = "aac", rotation: int = 0,
               codec: str = "libx264", pix_fmt: str = "yuv420p", crf: int = 20,
-              options: dict[str, str] | None = None) -> Path:
+              options: dict[str, str] | None = None, render=None) -> Path:
     """Write a clip of :func:`render_frame` pictures; returns ``path``.
 
     ``times`` (seconds, increasing) gives each frame's timestamp for a variable
@@ -124,7 +124,9 @@ def make_clip(path: str | Path, *, frames: int = FRAMES, fps: int = FPS, width: 
     ``rotation`` is stored as a display matrix (counter-clockwise degrees, the
     way a phone tags a portrait video); ``pix_fmt`` such as ``yuv420p10le``
     gives a 10-bit clip with ``libx265`` or ``ffv1``. ``options`` go to the
-    container (e.g. ``{"movflags": "+faststart"}``).
+    container (e.g. ``{"movflags": "+faststart"}``). ``render(t, width, height)``
+    replaces :func:`render_frame` as the picture at ``t`` seconds (tests draw
+    scenes with known motion this way).
     """
     path = Path(path)
     if times is None:
@@ -148,7 +150,8 @@ def make_clip(path: str | Path, *, frames: int = FRAMES, fps: int = FPS, width: 
         if audio:
             astream = _add_audio(container, audio, SAMPLE_RATE)
         for t in times:
-            frame = av.VideoFrame.from_ndarray(render_frame(t, width, height, length=3.0), format="rgb24")
+            picture = render(t, width, height) if render is not None else render_frame(t, width, height, length=3.0)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = int(round(t / time_base))
             frame.time_base = time_base
             for packet in video.encode(frame):

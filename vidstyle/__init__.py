@@ -9,10 +9,28 @@ Python API (the CLI calls these)::
 Images are ``(1, 3, H, W)`` float32 RGB tensors in [0, 1].
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names the lazy table below serves, for type checkers (no import at run time)
+    from vidstyle.engine import (
+        ResolvedSettings,
+        RunResult,
+        Settings,
+        load_network,
+        reconstruct_image,
+        resolve,
+        stylize_image,
+        synthesize_texture,
+    )
+    from vidstyle.errors import LayerError, VidstyleError, WeightsError
+    from vidstyle.imageio import load_image, save_image
+    from vidstyle.optimize import IterationInfo, OptimizerSettings
+
 # The public names are imported on first use (PEP 562), so that ``import vidstyle.cli`` and a
 # refused command line never pay for torch: see README "Troubleshooting" and benchmarks/README.md.
 _EXPORTS = {
-    "RunResult": "vidstyle.engine", "Settings": "vidstyle.engine", "load_network": "vidstyle.engine",
+    "ResolvedSettings": "vidstyle.engine", "RunResult": "vidstyle.engine", "Settings": "vidstyle.engine",
+    "load_network": "vidstyle.engine", "resolve": "vidstyle.engine",
     "reconstruct_image": "vidstyle.engine", "stylize_image": "vidstyle.engine",
     "synthesize_texture": "vidstyle.engine",
     "LayerError": "vidstyle.errors", "VidstyleError": "vidstyle.errors", "WeightsError": "vidstyle.errors",
@@ -35,6 +53,7 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 __all__ = [
-    "IterationInfo", "LayerError", "OptimizerSettings", "RunResult", "Settings", "VidstyleError", "WeightsError",
-    "load_image", "load_network", "reconstruct_image", "save_image", "stylize_image", "synthesize_texture",
+    "IterationInfo", "LayerError", "OptimizerSettings", "ResolvedSettings", "RunResult", "Settings", "VidstyleError",
+    "WeightsError", "load_image", "load_network", "reconstruct_image", "resolve", "save_image", "stylize_image",
+    "synthesize_texture",
 ]

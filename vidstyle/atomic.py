@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+# One "hold a temporary file" lock for the project, shared with the flow package's downloader
+# (``flow`` cannot import ``vidstyle``, so the lock lives there and is re-exported here).
+from flow.partfiles import CAN_LOCK, hold, remove_unheld  # noqa: F401
 from vidstyle.errors import VidstyleError
-
-try:  # POSIX advisory locks; Windows has none, and callers fall back on their own rule
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-CAN_LOCK = fcntl is not None
 
 
 def user_file_mode(path: str | os.PathLike) -> None:
@@ -62,40 +57,3 @@ def write_json(path: str | os.PathLike, payload: Any, *, sort_keys: bool = False
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_file(path, "w") as fh:
         fh.write(text)
-
-
-def hold(path: str | os.PathLike) -> int | None:
-    """Lock ``path`` (a temporary file being written) for as long as the returned descriptor is open.
-
-    None when another live process holds it (or it vanished, or the OS has no ``flock``): the
-    cleanups of killed runs' leftovers (partial encodes, partial downloads) remove only files
-    they can hold, so a file a running process is writing is never touched. A killed process's
-    locks go with it.
-    """
-    if fcntl is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def remove_unheld(path: Path) -> bool:
-    """Remove ``path`` (a file or a folder) if no live process holds it (see :func:`hold`)."""
-    fd = hold(path)
-    if fd is None:
-        return False  # a live writer holds it (or it vanished)
-    try:
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        return True
-    finally:
-        os.close(fd)

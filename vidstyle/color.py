@@ -28,6 +28,7 @@ import torch
 
 from vidstyle import defaults
 from vidstyle.errors import VidstyleError
+from vidstyle.tensors import resize
 
 COLOR_MODES = defaults.COLOR_MODES
 MATCH_MODES = defaults.COLOR_MATCHES
@@ -71,14 +72,6 @@ def grey(y: torch.Tensor) -> torch.Tensor:
     return y.expand(-1, 3, -1, -1).contiguous()
 
 
-def _resize_like(img: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    if tuple(img.shape[-2:]) == tuple(hw):
-        return img
-    import torch.nn.functional as F
-
-    return F.interpolate(img, size=hw, mode="bilinear", align_corners=False, antialias=hw[0] < img.shape[-2])
-
-
 def luminance_swap(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Luminance of ``result`` with the chroma (U, V) of ``content``, clipped to [0, 1].
 
@@ -87,7 +80,7 @@ def luminance_swap(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """
     _check_image(result, "result")
     _check_image(content, "content")
-    c = _resize_like(content.to(result.device, result.dtype), tuple(result.shape[-2:]))
+    c = resize(content.to(result.device, result.dtype), (int(result.shape[-2]), int(result.shape[-1])))
     yuv = torch.cat([luminance(result), rgb_to_yuv(c)[:, 1:]], dim=1)
     return yuv_to_rgb(yuv).clamp(0, 1)
 

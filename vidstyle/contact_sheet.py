@@ -31,7 +31,7 @@ def _shrink(img: np.ndarray, cell: int) -> Image.Image:
     im = Image.fromarray(img)
     k = cell / max(im.size)
     if k < 1:
-        im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.LANCZOS)
+        im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.Resampling.LANCZOS)
     return im
 
 

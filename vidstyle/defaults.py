@@ -62,9 +62,18 @@ GRAM_NORM = "chw"
 OPTIMIZER = "lbfgs"
 INIT = "noise"  # reconstruction and texture start from noise
 IMAGE_INIT = "content"  # style transfer converges in far fewer iterations from the content (README)
+# The start image of each mode when none is given (vidstyle.engine.resolve applies it; the CLI shows it).
+# A video's frame 0 starts from its content frame; its later frames follow VIDEO_INIT.
+INIT_BY_MODE = {"image": IMAGE_INIT, "reconstruct": INIT, "texture": INIT, "video": "content"}
 NOISE_STD = 0.1  # around mid-grey; pixel units in [0, 1]
 SCALES = "auto"  # halve from --size down to >= SCALE_MIN
 SCALE_MIN = 128
+# Coarse scales of a still run (and of video frame 0) only lay out the picture for the next scale: measured
+# at 256 px, full depth (benchmarks/README.md "Coarse-scale budget"), 128 px running to the 1e-4 stop took 319
+# evaluations, a 50-iteration cap with a 1e-3 stop 52, and the final scale reached the same loss (+-0.02 %)
+# and passed the reference's 300-iteration loss at the same iteration.
+STILL_COARSE_ITERATIONS = 50
+STILL_COARSE_TOL = 1e-3
 # Arithmetic of the VGG forward/backward (vidstyle.precision): the image, optimizer state, Grams and
 # losses stay float32. auto takes half precision only where a one-off check finds it faster.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -111,7 +120,7 @@ def temporal_weight(model: str, gram_norm: str = GRAM_NORM) -> float:
     # each model's content/style weights already give its terms the caffe magnitudes.
     return TEMPORAL_PER_CONTENT * _CAFFE_CHW.content
 
-# Spatial and colour control (vidstyle.spatial, vidstyle.color), experiment sweeps (vidstyle.sweep).
+# Spatial and colour control (vidstyle.controls, vidstyle.masks, vidstyle.color), experiment sweeps (vidstyle.sweep).
 MASK_MODES = ("guided", "blend")
 MASK_MODE = "guided"  # Gatys et al. 2017 guided Gram matrices; "blend" composites by the mask
 GUIDES = ("simple", "inside", "all")
@@ -121,7 +130,8 @@ COLOR_MODES = ("style", "original", "luminance", "match")
 COLORS = "style"
 COLOR_MATCHES = ("pca", "chol", "sym")
 COLOR_MATCH = "pca"
-SWEEP_MODES = ("content-layers", "style-layers", "seeds", "grid", "style-weight", "content-weight", "iterations", "init")
+SWEEP_MODES = ("content-layers", "style-layers", "seeds", "grid", "style-weight", "content-weight", "iterations",
+               "init")
 SWEEP_SEEDS = (0, 1)
 SWEEP_ITERATIONS = (50, 100, 200)
 SWEEP_WEIGHT_FACTORS = (0.1, 1.0, 10.0)  # x the default weight when no --values are given

@@ -1,9 +1,15 @@
-"""The still-image engine: objective terms, coarse-to-fine scales, and the run.
+"""The still-image engine: settings, coarse-to-fine scales, and the run.
 
-Every mode is "optimize an image against a list of weighted terms": style
-transfer (content + style + TV), content reconstruction (content only),
-texture synthesis (style only), and video frames (plus temporal terms, added
-by the video pipeline through ``extra_terms``).
+Every mode is "optimize an image against a list of weighted terms"
+(:mod:`vidstyle.terms`): style transfer (content + style + TV), content
+reconstruction (content only), texture synthesis (style only). Callers with
+more to say (spatial control in :mod:`vidstyle.controls`, temporal terms in
+:mod:`vidstyle.video.pipeline`) build their own term lists and call
+:func:`run_scales`; :func:`stylize_image` is the convenience for the plain case.
+
+Settings are resolved once, at the entry point, by :func:`resolve`: a
+:class:`Settings` (what the user said, ``None`` = "the default for this mode")
+becomes a frozen :class:`ResolvedSettings` with every value concrete.
 
 Images are ``(1, 3, H, W)`` float32 RGB in [0, 1] (DESIGN.md).
 """
@@ -15,69 +21,38 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 
 from vidstyle import defaults, precision
-from vidstyle.errors import LayerError, VidstyleError
-from vidstyle.losses import ContentLoss, StyleLoss, blend_grams, gram_matrix, tv_loss
-from vidstyle.optimize import IterationInfo, OptimizerSettings, OptimizeResult, optimize
-from vidstyle.vgg import VGGFeatures, layer_index, min_size, resize_long_side
+from vidstyle.errors import LayerError, SettingsError, VidstyleError
+from vidstyle.imageio import load_image
+from vidstyle.optimize import IterationInfo, OptimizeResult, OptimizerSettings, optimize
+from vidstyle.tensors import check_image, resize
+from vidstyle.terms import (
+    ContentTerm,
+    Parametrisation,
+    Plain,
+    StyleTerm,
+    TargetCache,
+    Term,
+    TermsFactory,
+    TVTerm,
+    check_size,
+    content_targets,
+    layer_weights,
+    style_targets,
+)
+from vidstyle.vgg import VGGFeatures, layer_index
 from vidstyle.weights import WeightsSpec, build_features, deepest_available
 
+# Re-exported: the engine's public API names them (README "Python API").
+__all__ = ["ContentTerm", "MODES", "Objective", "ResolvedSettings", "RunResult", "Settings", "StyleTerm",
+           "TVTerm", "TargetCache", "Term", "check_size", "content_targets", "layer_weights", "load_network",
+           "reconstruct_image", "resolve", "run_scales", "style_targets", "stylize_image", "stylize_terms",
+           "synthesize_texture"]
 
-# ----------------------------------------------------------------------------- terms
-
-class Term(Protocol):
-    """One weighted part of the objective. ``layers`` are the VGG layers it reads."""
-
-    name: str
-    weight: float
-    layers: tuple[str, ...]
-
-    def __call__(self, x: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor: ...
-
-
-@dataclass
-class ContentTerm:
-    targets: dict[str, torch.Tensor]  # layer -> target features
-    weight: float
-    name: str = "content"
-
-    def __post_init__(self):
-        self.layers = tuple(self.targets)
-        self._losses = {k: ContentLoss(v) for k, v in self.targets.items()}
-
-    def __call__(self, x, feats):
-        return sum(loss(feats[k]) for k, loss in self._losses.items()) / len(self._losses)
-
-
-@dataclass
-class StyleTerm:
-    grams: dict[str, torch.Tensor]  # layer -> target Gram (blended over style images)
-    layer_weights: dict[str, float]  # sum to 1
-    weight: float
-    norm: str = defaults.GRAM_NORM
-    name: str = "style"
-
-    def __post_init__(self):
-        self.layers = tuple(self.grams)
-        self._losses = {k: StyleLoss(v, self.norm) for k, v in self.grams.items()}
-
-    def __call__(self, x, feats):
-        return sum(self.layer_weights[k] * loss(feats[k]) for k, loss in self._losses.items())
-
-
-@dataclass
-class TVTerm:
-    weight: float
-    name: str = "tv"
-    layers: tuple[str, ...] = ()
-
-    def __call__(self, x, feats):
-        return tv_loss(x)
+MODES = tuple(defaults.INIT_BY_MODE)  # image, reconstruct, texture, video
 
 
 class Objective:
@@ -108,18 +83,19 @@ class Objective:
             if self.precision != "fp32":
                 feats = {k: v.float() for k, v in feats.items()}
         parts = {t.name: t.weight * t(x, feats) for t in self.terms}
-        return sum(parts.values()), parts
+        return sum(parts.values()), parts  # type: ignore[return-value]
 
 
 # -------------------------------------------------------------------------- settings
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved options of one still-image run (the CLI fills these from its flags).
+    """The options of a run as given (the CLI fills these from its flags).
 
-    Loss weights left as ``None`` take the defaults of the weight source
-    (:func:`vidstyle.defaults.loss_weights`); layers left as ``None`` take the
-    standard ones, or the shallow ones when the weights file stops early.
+    ``None`` means "the default for this mode", filled by :func:`resolve`: loss
+    weights from the weight source (:func:`vidstyle.defaults.loss_weights`), layers
+    the standard ones (or the shallow ones when the weights file stops early), the
+    start image per mode (:data:`vidstyle.defaults.INIT_BY_MODE`).
     """
 
     size: int = defaults.SIZE
@@ -135,7 +111,7 @@ class Settings:
     gram_norm: str = defaults.GRAM_NORM
     style_blend: tuple[float, ...] | None = None
     style_scale: float = defaults.STYLE_SCALE
-    init: str = defaults.INIT  # "noise", "content" or an image path
+    init: str | None = None  # "noise", "content" or an image path; None: per mode
     seed: int = defaults.SEED
     scales: str = defaults.SCALES
     precision: str = defaults.PRECISION  # of the network's forward/backward (vidstyle.precision)
@@ -147,66 +123,141 @@ class Settings:
         return d
 
 
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """The settings a run uses, every one concrete (made by :func:`resolve`, once per run).
+
+    ``weights`` None is the model's own file (the registry's), ``style_blend`` None
+    equal weights over the given style images; ``precision`` may still be ``auto``,
+    which needs the device (:func:`run_scales` decides it, the CLI earlier).
+    ``notes`` are what resolving found worth telling the user (e.g. the shallow layers).
+    """
+
+    size: int
+    model: str
+    weights: Path | None
+    pooling: str
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_layer_weights: tuple[float, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    gram_norm: str
+    style_blend: tuple[float, ...] | None
+    style_scale: float
+    init: str
+    seed: int
+    scales: str
+    precision: str
+    optim: OptimizerSettings
+    mode: str = "image"
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("notes")
+        d.pop("mode")
+        d["weights"] = str(self.weights) if self.weights else None
+        return d
+
+
 def validate(settings: Settings) -> None:
+    """Raise :class:`SettingsError` (naming the parameter) for the first value out of range."""
     s = settings
     if s.size <= 0:
-        raise VidstyleError(f"--size must be > 0, got {s.size}")
+        raise SettingsError("size", f"must be > 0, got {s.size}")
     if s.model not in defaults.MODELS:
-        raise VidstyleError(f"--model {s.model!r}: expected one of {', '.join(defaults.MODELS)}")
+        raise SettingsError("model", f"{s.model!r}: expected one of {', '.join(defaults.MODELS)}")
     if s.pooling not in defaults.POOLINGS:
-        raise VidstyleError(f"--pooling {s.pooling!r}: expected max or avg")
+        raise SettingsError("pooling", f"{s.pooling!r}: expected max or avg")
     if s.gram_norm not in defaults.GRAM_NORMS:
-        raise VidstyleError(f"--gram-norm {s.gram_norm!r}: expected one of {', '.join(defaults.GRAM_NORMS)}")
+        raise SettingsError("gram_norm", f"{s.gram_norm!r}: expected one of {', '.join(defaults.GRAM_NORMS)}")
     if s.style_scale <= 0:
-        raise VidstyleError(f"--style-scale must be > 0, got {s.style_scale}")
+        raise SettingsError("style_scale", f"must be > 0, got {s.style_scale}")
     for name in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(s, name)
         if value is not None and (value < 0 or not math.isfinite(value)):
-            raise VidstyleError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+            raise SettingsError(name, f"must be a finite number >= 0, got {value}")
     for layers in (s.content_layers or (), s.style_layers or ()):
         for layer in layers:
             layer_index(layer)
-    if s.style_layer_weights is not None and s.style_layers is not None and len(s.style_layer_weights) != len(s.style_layers):
-        raise VidstyleError(f"--style-layer-weights has {len(s.style_layer_weights)} values for "
-                            f"{len(s.style_layers)} style layers")
-    if s.optim.iterations <= 0:
-        raise VidstyleError(f"--iterations must be > 0, got {s.optim.iterations}")
+    lw, sl = s.style_layer_weights, s.style_layers
+    if lw is not None and sl is not None and len(lw) != len(sl):
+        raise SettingsError("style_layer_weights", f"has {len(lw)} values for {len(sl)} style layers")
     if s.precision not in defaults.PRECISIONS:
-        raise VidstyleError(f"--precision {s.precision!r}: expected one of {', '.join(defaults.PRECISIONS)}")
+        raise SettingsError("precision", f"{s.precision!r}: expected one of {', '.join(defaults.PRECISIONS)}")
+    # iterations > 0 is OptimizerSettings' own check (it cannot be built otherwise).
 
 
-def resolve(settings: Settings) -> tuple[Settings, list[str]]:
-    """Fill defaults that depend on the weight source; return notes worth telling the user."""
-    notes: list[str] = []
-    validate(settings)
-    w = defaults.loss_weights(settings.model, settings.gram_norm)
-    s = replace(
-        settings,
-        content_weight=w.content if settings.content_weight is None else settings.content_weight,
-        style_weight=w.style if settings.style_weight is None else settings.style_weight,
-        tv_weight=w.tv if settings.tv_weight is None else settings.tv_weight,
-    )
-    if s.content_layers is None:
-        layers, note = fitting_layers(s, defaults.CONTENT_LAYERS, defaults.SHALLOW_CONTENT_LAYERS, "content layers")
-        s = replace(s, content_layers=layers)
-        notes += [note] if note else []
-    if s.style_layers is None:
-        layers, note = fitting_layers(s, defaults.STYLE_LAYERS, defaults.SHALLOW_STYLE_LAYERS, "style layers")
-        s = replace(s, style_layers=layers)
-        notes += [note] if note else []
-    return s, notes
-
-
-def fitting_layers(settings: Settings, standard: Sequence[str], shallow: Sequence[str],
+def fitting_layers(settings: Settings | ResolvedSettings, standard: Sequence[str], shallow: Sequence[str],
                    what: str) -> tuple[tuple[str, ...], str | None]:
     """The ``standard`` layers, or the ``shallow`` ones (with a note saying so) when the
-    weights file stops before the deepest standard layer. Every command's default layers
-    go through here, so a partial file behaves the same in image, reconstruct, texture,
-    sweep and video."""
+    weights file stops before the deepest standard layer. Every mode's default layers
+    go through here (from :func:`resolve`), so a partial file behaves the same in image,
+    reconstruct, texture, sweep and video."""
     have = deepest_available(WeightsSpec(settings.model, settings.weights))
     if have is None or layer_index(max(standard, key=layer_index)) <= layer_index(have):
         return tuple(standard), None
     return tuple(shallow), f"{settings.weights} stops at {have}: using {what} {','.join(shallow)}"
+
+
+def resolve(settings: Settings | ResolvedSettings, *, mode: str = "image",
+            layers: Sequence[str] | None = None) -> tuple[ResolvedSettings, list[str]]:
+    """Fill every default of ``mode`` (image, reconstruct, texture, video); return the
+    frozen result and the notes worth telling the user (also in ``.notes``).
+
+    * the start image: ``settings.init`` or the mode's (image/video: content; reconstruct/texture: noise);
+    * loss weights from the weight source; reconstruction has no TV unless asked;
+    * layers: ``layers`` (reconstruct/texture: the matched layers) or the given ones, else the
+      standard ones of the mode, or the shallow ones when the weights file stops earlier (with a note).
+
+    Already resolved settings come back as they are (so a helper may call this unconditionally).
+    """
+    if isinstance(settings, ResolvedSettings):
+        return settings, list(settings.notes)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    validate(settings)
+    notes: list[str] = []
+
+    def default_layers(standard: Sequence[str], shallow: Sequence[str], what: str) -> tuple[str, ...]:
+        chosen, note = fitting_layers(settings, standard, shallow, what)
+        notes.extend([note] if note else [])
+        return chosen
+
+    if mode in ("reconstruct", "texture"):
+        if layers is not None:
+            matched = tuple(layers)
+            for k in matched:
+                layer_index(k)
+        elif mode == "reconstruct":
+            matched = default_layers(defaults.RECONSTRUCT_LAYERS, defaults.SHALLOW_RECONSTRUCT_LAYERS, "layers")
+        else:
+            matched = default_layers(defaults.TEXTURE_LAYERS, defaults.SHALLOW_STYLE_LAYERS, "layers")
+        content_layers = style_layers = matched
+    else:
+        content_layers = settings.content_layers or default_layers(
+            defaults.CONTENT_LAYERS, defaults.SHALLOW_CONTENT_LAYERS, "content layers")
+        style_layers = settings.style_layers or default_layers(
+            defaults.STYLE_LAYERS, defaults.SHALLOW_STYLE_LAYERS, "style layers")
+    lw = settings.style_layer_weights
+    if lw is not None and len(lw) != len(style_layers):
+        raise SettingsError("style_layer_weights", f"has {len(lw)} values for {len(style_layers)} style layers")
+    w = defaults.loss_weights(settings.model, settings.gram_norm)
+    tv_default = 0.0 if mode == "reconstruct" else w.tv  # a reconstruction is pure unless asked
+    resolved = ResolvedSettings(
+        size=settings.size, model=settings.model, weights=settings.weights, pooling=settings.pooling,
+        content_layers=tuple(content_layers), style_layers=tuple(style_layers),
+        style_layer_weights=tuple(lw) if lw is not None else (1.0,) * len(style_layers),
+        content_weight=w.content if settings.content_weight is None else float(settings.content_weight),
+        style_weight=w.style if settings.style_weight is None else float(settings.style_weight),
+        tv_weight=tv_default if settings.tv_weight is None else float(settings.tv_weight),
+        gram_norm=settings.gram_norm, style_blend=settings.style_blend, style_scale=settings.style_scale,
+        init=settings.init if settings.init is not None else defaults.INIT_BY_MODE[mode],
+        seed=settings.seed, scales=settings.scales, precision=settings.precision, optim=settings.optim,
+        mode=mode, notes=tuple(notes))
+    return resolved, notes
 
 
 def parse_scales(spec: str, size: int, *, smallest: int = defaults.SCALE_MIN) -> list[int]:
@@ -237,9 +288,10 @@ def parse_scales(spec: str, size: int, *, smallest: int = defaults.SCALE_MIN) ->
             return sizes + [size]
         sizes = [int(v) for v in spec.split(",") if v.strip()]
     except ValueError:
-        raise VidstyleError(f"--scales {spec!r}: expected auto, none, a list like 128,256,512, or START:FACTOR like 128:2") from None
+        raise SettingsError("scales", f"{spec!r}: expected auto, none, a list like 128,256,512, or START:FACTOR "
+                            "like 128:2") from None
     if not sizes or any(v <= 0 for v in sizes) or sizes != sorted(sizes):
-        raise VidstyleError(f"--scales {spec!r}: sizes must be positive and ascending")
+        raise SettingsError("scales", f"{spec!r}: sizes must be positive and ascending")
     sizes = [v for v in sizes if v < size]
     return sizes + [size]
 
@@ -250,16 +302,8 @@ def scaled_hw(hw: tuple[int, int], long_side: int) -> tuple[int, int]:
     return max(1, round(h * k)), max(1, round(w * k))
 
 
-def check_size(hw: tuple[int, int], layers: Sequence[str], *, aspect_of: tuple[int, int] | None = None) -> None:
-    """Raise if ``hw`` is too small for ``layers``; the message gives the minimum ``--size``
-    for the aspect ratio of ``aspect_of`` (the source image), else of ``hw``."""
-    need = min_size(layers)
-    if min(hw) < need:
-        deepest = max(layers, key=layer_index)
-        ref = aspect_of or hw
-        long_needed = math.ceil(need * max(ref) / min(ref))
-        raise VidstyleError(f"image size {hw[1]}x{hw[0]} is too small for layer {deepest}: "
-                            f"its short side must be >= {need} px (--size >= {long_needed} for this aspect ratio)")
+def content_hw(content: torch.Tensor, size: int) -> tuple[int, int]:
+    return scaled_hw((int(content.shape[-2]), int(content.shape[-1])), size)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -289,7 +333,7 @@ class RunResult:
                 f"stop: {self.stop_reason}; loss {self.loss:.4g} ({terms})")
 
 
-def load_network(settings: Settings, layers: Sequence[str], *, device=None, progress=None,
+def load_network(settings: Settings | ResolvedSettings, layers: Sequence[str], *, device=None, progress=None,
                  allow_download: bool = True) -> VGGFeatures:
     """Build the frozen VGG-19 for ``layers`` from the settings' weight source."""
     return build_features(WeightsSpec(settings.model, settings.weights), list(layers), pooling=settings.pooling,
@@ -303,58 +347,48 @@ def noise_image(hw: tuple[int, int], seed: int, device=None) -> torch.Tensor:
     return img.clamp(0, 1).to(device)
 
 
-def _resize(img: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    if tuple(img.shape[-2:]) == tuple(hw):
-        return img
-    shrink = hw[0] < img.shape[-2]
-    return F.interpolate(img, size=hw, mode="bilinear", align_corners=False, antialias=shrink)
-
-
 def initial_image(init: str | torch.Tensor, hw: tuple[int, int], *, content: torch.Tensor | None,
                   seed: int, device) -> torch.Tensor:
     if isinstance(init, torch.Tensor):
-        return _resize(init.to(device), hw)
+        return resize(init.to(device), hw)
     if init == "noise":
         return noise_image(hw, seed, device)
     if init == "content":
         if content is None:
-            raise VidstyleError("--init content needs a content image (texture synthesis has none)")
-        return _resize(content.to(device), hw)
-    from vidstyle.imageio import load_image
-
-    return _resize(load_image(init, what="--init image").to(device), hw)
+            raise SettingsError("init", "content needs a content image (texture synthesis has none)")
+        return resize(content.to(device), hw)
+    return resize(load_image(init, what="--init image").to(device), hw)
 
 
-TermsFactory = Callable[[tuple[int, int]], list[Term]]
-# Per scale (H, W): a map from the optimized pixels to the image the terms see and the run returns, or None.
-TransformFactory = Callable[[tuple[int, int]], Callable[[torch.Tensor], torch.Tensor] | None]
-
-
-def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, int], settings: Settings,
+def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, int], settings: ResolvedSettings,
                layers: Sequence[str], *,
                content: torch.Tensor | None = None, init: str | torch.Tensor | None = None,
                callback: Callable[[IterationInfo], None] | None = None, device=None,
-               should_stop: Callable[[], bool] | None = None, notes: list[str] | None = None,
-               transform: TransformFactory | None = None,
+               should_stop: Callable[[], bool] | None = None, notes: Sequence[str] | None = None,
+               param: Parametrisation | None = None,
                scale_optim: Sequence[OptimizerSettings] | None = None, carry: dict | None = None) -> RunResult:
-    """Optimize coarse to fine: each scale starts from the upsampled result of the one before.
+    """Optimize the terms of ``make_terms(hw)`` coarse to fine: each scale starts from the
+    upsampled result of the one before.
 
-    ``transform(hw)`` (optional) reparametrises a scale: the terms see, and the
-    run returns, ``transform(hw)(x)`` instead of the optimized pixels ``x``.
-
+    ``param`` (default :class:`~vidstyle.terms.Plain`) maps the optimized pixels to the image the
+    terms see and the run returns (e.g. :class:`~vidstyle.terms.MaskBlend`).
     ``layers`` are the deepest layers the terms read; scales too small for them are skipped.
-    ``scale_optim`` (optional, one per scale) replaces ``settings.optim`` scale by scale;
+    Coarse scales get ``settings.optim.coarse()`` (a short budget: they only lay out the picture),
+    the final scale ``settings.optim``; ``scale_optim`` (optional, one per scale) replaces both;
     ``carry`` hands the optimizer's memory between runs (:func:`vidstyle.optimize.optimize`).
+    ``notes`` default to the settings' own.
     """
     start = time.perf_counter()
+    param = param if param is not None else Plain()
+    notes = list(settings.notes if notes is None else notes)
     dev = torch.device(device) if device is not None else next(net.parameters()).device
     choice = precision.choose(settings.precision, dev)  # "auto" already resolved by the CLI; else once per process
     if choice.requested == "auto":
-        notes = list(notes or []) + [choice.note()]
+        notes.append(choice.note())
     settings = replace(settings, precision=choice.precision)
     scaler = precision.make_scaler(choice.precision)
     sizes = [scaled_hw(final_hw, s) for s in parse_scales(settings.scales, max(final_hw))]
-    sizes[-1] = tuple(final_hw)
+    sizes[-1] = (int(final_hw[0]), int(final_hw[1]))
     if scale_optim is not None and len(scale_optim) != len(sizes):
         raise ValueError(f"{len(scale_optim)} optimizer settings for {len(sizes)} scales")
     x = None
@@ -371,11 +405,14 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
             if i < len(sizes) - 1:  # a too-small coarse scale is skipped, not an error
                 continue
             raise
-        t = transform(hw) if transform is not None else None
+        t = param.at(hw)
         objective = Objective(net, make_terms(hw), t, precision=choice.precision)
         x0 = initial_image(init if init is not None else settings.init, hw, content=content,
-                           seed=settings.seed, device=device) if x is None else _resize(x, hw)
-        optim = scale_optim[i] if scale_optim is not None else settings.optim
+                           seed=settings.seed, device=device) if x is None else resize(x, hw)
+        if scale_optim is not None:
+            optim = scale_optim[i]
+        else:
+            optim = settings.optim if i == len(sizes) - 1 else settings.optim.coarse()
         result = optimize(objective, x0, optim, callback=callback, scale=i, scales=len(sizes),
                           clock_start=start, should_stop=should_stop, scaler=scaler, carry=carry)
         x = result.image
@@ -387,51 +424,18 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
                           "loss": result.loss, "terms": result.terms, "seconds_end": result.seconds})
         if not result.finite or (should_stop is not None and should_stop()):
             break
-    assert result is not None
+    assert result is not None and x is not None
     if t is not None:
         with torch.no_grad():
             x = t(x).clamp(0, 1)
     return RunResult(image=x, iterations=total_iters, stop_reason=result.stop_reason, loss=result.loss,
                      terms=result.terms, seconds=time.perf_counter() - start, scales=per_scale, history=history,
-                     settings=settings.to_dict(), notes=list(notes or []), finite=result.finite,
+                     settings=settings.to_dict(), notes=notes, finite=result.finite,
                      evaluations=total_evals, precision=choice.precision)
 
 
-def style_targets(net: VGGFeatures, styles: Sequence[torch.Tensor], layers: Sequence[str], *, long_side: int,
-                  blend: Sequence[float] | None, norm: str, device=None) -> dict[str, torch.Tensor]:
-    """Blended Gram targets of the style images, each resized to ``long_side``."""
-    weights = list(blend) if blend is not None else [1.0] * len(styles)
-    if len(weights) != len(styles):
-        raise VidstyleError(f"--style-blend has {len(weights)} weights for {len(styles)} style images")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise VidstyleError(f"--style-blend weights must be >= 0 and not all 0, got {weights}")
-    per_layer: dict[str, list[torch.Tensor]] = {k: [] for k in layers}
-    with torch.no_grad():
-        for style in styles:
-            s = resize_long_side(style.to(device), long_side)
-            check_size(tuple(s.shape[-2:]), layers)
-            feats = net(s, layers)
-            for k in layers:
-                per_layer[k].append(gram_matrix(feats[k], norm))
-    return {k: blend_grams(v, weights) for k, v in per_layer.items()}
-
-
-def content_targets(net: VGGFeatures, content: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    with torch.no_grad():
-        feats = net(content, layers)
-    return {k: feats[k].detach() for k in layers}
-
-
-def layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> dict[str, float]:
-    w = list(weights) if weights is not None else [1.0] * len(layers)
-    if any(v < 0 for v in w) or sum(w) <= 0:
-        raise VidstyleError(f"--style-layer-weights must be >= 0 and not all 0, got {w}")
-    total = sum(w)
-    return {k: v / total for k, v in zip(layers, w)}
-
-
-def needed_layers(settings: Settings, *, content: bool = True, style: bool = True) -> list[str]:
-    layers = set()
+def needed_layers(settings: Settings | ResolvedSettings, *, content: bool = True, style: bool = True) -> list[str]:
+    layers: set[str] = set()
     if content:
         layers |= set(settings.content_layers or ())
     if style:
@@ -441,131 +445,127 @@ def needed_layers(settings: Settings, *, content: bool = True, style: bool = Tru
     return sorted(layers, key=layer_index)
 
 
-def stylize_terms(net: VGGFeatures, settings: Settings, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                  hw: tuple[int, int], device=None, style_cache: dict | None = None,
-                  style_term: Callable[[tuple[int, int]], Term] | None = None) -> list[Term]:
+def content_term(net: VGGFeatures, settings: ResolvedSettings, content: torch.Tensor, hw: tuple[int, int],
+                 device=None) -> ContentTerm:
+    """The content term of one scale: ``content`` resized to ``hw``, its features as targets."""
+    return ContentTerm(content_targets(net, resize(content.to(device), hw), settings.content_layers),
+                       settings.content_weight)
+
+
+def style_term(net: VGGFeatures, settings: ResolvedSettings, styles: Sequence[torch.Tensor], hw: tuple[int, int],
+               device=None, targets: TargetCache | None = None) -> StyleTerm:
+    """The plain style term of one scale: Gram targets of ``styles`` at ``style_scale`` x the scale's long side."""
+    s = settings
+    long_side = max(1, round(max(hw) * s.style_scale))
+    grams = (targets or style_targets)(net, styles, s.style_layers, long_side=long_side, blend=s.style_blend,
+                                       norm=s.gram_norm, device=device)
+    return StyleTerm(grams, layer_weights(s.style_layers, s.style_layer_weights), s.style_weight, s.gram_norm)
+
+
+def stylize_terms(net: VGGFeatures, settings: ResolvedSettings, content: torch.Tensor,
+                  styles: Sequence[torch.Tensor], hw: tuple[int, int], device=None,
+                  targets: TargetCache | None = None) -> list[Term]:
     """Content + style + TV terms for one scale of a style-transfer run.
 
-    ``style_cache`` (a dict the caller keeps) memoizes the Gram targets per
-    style size, so a video or a sweep computes them once, not once per frame.
-    ``style_term(hw)`` replaces the plain style term (e.g. guided Grams per region).
+    ``targets`` (a :class:`~vidstyle.terms.TargetCache` the caller keeps) computes the Gram
+    targets once for a video or a sweep, not once per frame or cell.
     """
-    s = settings
-    c = _resize(content.to(device), hw)
-    terms: list[Term] = [ContentTerm(content_targets(net, c, s.content_layers), s.content_weight)]
-    if style_term is not None:
-        return terms + [style_term(hw), TVTerm(s.tv_weight)]
-    long_side = max(1, round(max(hw) * s.style_scale))
-    key = (long_side, s.style_layers, s.style_blend, s.gram_norm)
-    grams = style_cache.get(key) if style_cache is not None else None
-    if grams is None:
-        grams = style_targets(net, styles, s.style_layers, long_side=long_side,
-                              blend=s.style_blend, norm=s.gram_norm, device=device)
-        if style_cache is not None:
-            style_cache[key] = grams
-    terms.append(StyleTerm(grams, layer_weights(s.style_layers, s.style_layer_weights), s.style_weight, s.gram_norm))
-    terms.append(TVTerm(s.tv_weight))
-    return terms
+    return [content_term(net, settings, content, hw, device), style_term(net, settings, styles, hw, device, targets),
+            TVTerm(settings.tv_weight)]
 
 
-def content_hw(content: torch.Tensor, size: int) -> tuple[int, int]:
-    return scaled_hw(tuple(content.shape[-2:]), size)
-
-
-def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *, settings: Settings = Settings(),
-                  device=None, net: VGGFeatures | None = None,
+def stylize_image(content: torch.Tensor, styles: Sequence[torch.Tensor], *,
+                  settings: Settings | ResolvedSettings = Settings(), device=None, net: VGGFeatures | None = None,
                   callback: Callable[[IterationInfo], None] | None = None,
-                  extra_terms: Callable[[tuple[int, int]], list[Term]] | None = None,
                   init: str | torch.Tensor | None = None,
                   should_stop: Callable[[], bool] | None = None,
-                  style_cache: dict | None = None,
-                  style_term: Callable[[tuple[int, int]], Term] | None = None,
-                  transform: TransformFactory | None = None,
-                  scale_optim: Sequence[OptimizerSettings] | None = None, carry: dict | None = None) -> RunResult:
+                  targets: TargetCache | None = None) -> RunResult:
     """Style transfer (Gatys et al. 2016): ``content`` painted in the style of ``styles``.
 
     ``content`` and each style are ``(1, 3, H, W)`` RGB in [0, 1]; the result has
-    long side ``settings.size``. ``extra_terms(hw)`` adds terms (e.g. temporal)
-    per scale; ``init`` overrides ``settings.init`` (an image tensor is resized);
-    ``style_cache`` is kept by callers that run many frames with the same styles.
-    ``style_term(hw)`` replaces the plain style term (``styles`` may then be
-    empty) and ``transform(hw)`` reparametrises the pixels (see :func:`run_scales`);
-    :mod:`vidstyle.spatial` builds both for masks and regions.
+    long side ``settings.size``. ``init`` overrides ``settings.init`` (an image tensor
+    is resized); ``targets`` is kept by callers that run many images with the same styles.
+    Masks, regions and temporal terms build their own term lists and call :func:`run_scales`
+    (:mod:`vidstyle.controls`, :mod:`vidstyle.video.pipeline`).
     """
-    if not styles and style_term is None:
+    if not styles:
         raise VidstyleError("at least one style image is needed")
-    settings, notes = resolve(settings)
-    hw = content_hw(content, settings.size)
-    check_size(hw, needed_layers(settings), aspect_of=tuple(content.shape[-2:]))
+    check_image(content, "content image", batch=1)
+    for i, style in enumerate(styles):
+        check_image(style, f"style image {i + 1}", batch=1)
+    rs, _ = resolve(settings, mode="image")
+    hw = content_hw(content, rs.size)
+    layers = needed_layers(rs)
+    check_size(hw, layers, aspect_of=(int(content.shape[-2]), int(content.shape[-1])))
     if net is None:
-        net = load_network(settings, needed_layers(settings), device=device)
+        net = load_network(rs, layers, device=device)
+    content = content.to(device)
 
-    def make_terms(scale_hw):
-        terms = stylize_terms(net, settings, content, styles, scale_hw, device, style_cache, style_term)
-        return terms + (extra_terms(scale_hw) if extra_terms else [])
+    def make_terms(scale_hw: tuple[int, int]) -> list[Term]:
+        return stylize_terms(net, rs, content, styles, scale_hw, device, targets)
 
-    return run_scales(net, make_terms, hw, settings, needed_layers(settings), content=content.to(device),
-                      init=init, callback=callback, device=device, should_stop=should_stop, notes=notes,
-                      transform=transform, scale_optim=scale_optim, carry=carry)
+    return run_scales(net, make_terms, hw, rs, layers, content=content, init=init, callback=callback,
+                      device=device, should_stop=should_stop)
 
 
 def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] | None = None,
-                      settings: Settings = Settings(), device=None, net: VGGFeatures | None = None,
+                      settings: Settings | ResolvedSettings = Settings(), device=None,
+                      net: VGGFeatures | None = None,
                       callback: Callable[[IterationInfo], None] | None = None) -> RunResult:
     """Content reconstruction (Mahendran and Vedaldi 2015; Gatys et al. 2016, fig. 1).
 
-    Optimizes from ``settings.init`` (noise by default) so that the features at
+    Optimizes from the start image (noise by default) so that the features at
     ``layers`` match those of ``content`` (default conv4_2, or conv3_2 when the
-    weights stop earlier). No style or TV term, unless ``settings.tv_weight`` is set explicitly.
+    weights stop earlier). No style term; no TV term unless ``settings.tv_weight`` is set.
     """
-    tv = settings.tv_weight or 0.0  # pure reconstruction unless asked
-    note = None
-    if layers is None:
-        layers, note = fitting_layers(settings, defaults.RECONSTRUCT_LAYERS, defaults.SHALLOW_RECONSTRUCT_LAYERS,
-                                      "layers")
-    settings = replace(settings, content_layers=tuple(layers), style_layers=tuple(layers))
-    settings, notes = resolve(settings)
-    notes += [note] if note else []
-    hw = content_hw(content, settings.size)
+    check_image(content, "content image", batch=1)
+    rs, _ = resolve(settings, mode="reconstruct", layers=layers)
+    if layers is not None and isinstance(settings, ResolvedSettings):  # e.g. a sweep's column
+        rs = replace(rs, content_layers=tuple(layers), style_layers=tuple(layers))
+    matched = list(rs.content_layers)
+    hw = content_hw(content, rs.size)
     if net is None:
-        net = load_network(settings, list(layers), device=device)
+        net = load_network(rs, matched, device=device)
+    content = content.to(device)
 
-    def make_terms(scale_hw):
-        c = _resize(content.to(device), scale_hw)
-        return [ContentTerm(content_targets(net, c, list(layers)), 1.0), TVTerm(tv)]
+    def make_terms(scale_hw: tuple[int, int]) -> list[Term]:
+        return [ContentTerm(content_targets(net, resize(content, scale_hw), matched), 1.0), TVTerm(rs.tv_weight)]
 
-    return run_scales(net, make_terms, hw, settings, list(layers), content=content.to(device), callback=callback,
-                      device=device, notes=notes)
+    return run_scales(net, make_terms, hw, rs, matched, content=content, callback=callback, device=device)
 
 
 def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], *, size: tuple[int, int] = defaults.TEXTURE_SIZE,
-                       layers: Sequence[str] | None = None, settings: Settings = Settings(),
+                       layers: Sequence[str] | None = None, settings: Settings | ResolvedSettings = Settings(),
                        device=None, net: VGGFeatures | None = None,
-                       callback: Callable[[IterationInfo], None] | None = None) -> RunResult:
+                       callback: Callable[[IterationInfo], None] | None = None,
+                       should_stop: Callable[[], bool] | None = None,
+                       targets: TargetCache | None = None) -> RunResult:
     """Texture synthesis (Gatys et al. 2015): match Gram matrices of ``layers`` from noise.
 
     ``size`` is the output (H, W); the style image is scaled so its long side is
     ``settings.style_scale`` x the output's long side. ``layers`` default to the
     style layers (relu1_1..relu5_1, or relu1_1..relu3_1 when the weights stop earlier).
+    ``targets`` shares Gram targets across runs (a sweep's layer sets).
     """
-    styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    note = None
-    if layers is None:
-        layers, note = fitting_layers(settings, defaults.TEXTURE_LAYERS, defaults.SHALLOW_STYLE_LAYERS, "layers")
-    settings = replace(settings, content_layers=tuple(layers), style_layers=tuple(layers))
-    settings, notes = resolve(settings)
-    notes += [note] if note else []
+    styles: list[torch.Tensor] = list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
+    for i, s in enumerate(styles):
+        check_image(s, f"style image {i + 1}", batch=1)
     if min(size) <= 0:
-        raise VidstyleError(f"texture size must be positive, got {size[1]}x{size[0]}")
+        raise SettingsError("size", f"must be positive, got {size[1]}x{size[0]}")
+    rs, _ = resolve(settings, mode="texture", layers=layers)
+    if layers is not None and isinstance(settings, ResolvedSettings):  # e.g. a sweep's layer set
+        rs = replace(rs, content_layers=tuple(layers), style_layers=tuple(layers),
+                     style_layer_weights=(1.0,) * len(layers))
+    matched = list(rs.style_layers)
     if net is None:
-        net = load_network(settings, list(layers), device=device)
-    lw = layer_weights(layers, settings.style_layer_weights)
+        net = load_network(rs, matched, device=device)
+    lw = layer_weights(matched, rs.style_layer_weights)
 
-    def make_terms(scale_hw):
-        grams = style_targets(net, styles, list(layers), long_side=max(1, round(max(scale_hw) * settings.style_scale)),
-                              blend=settings.style_blend, norm=settings.gram_norm, device=device)
-        return [StyleTerm(grams, lw, 1.0, settings.gram_norm)]
+    def make_terms(scale_hw: tuple[int, int]) -> list[Term]:
+        long_side = max(1, round(max(scale_hw) * rs.style_scale))
+        grams = (targets or style_targets)(net, styles, matched, long_side=long_side, blend=rs.style_blend,
+                                           norm=rs.gram_norm, device=device)
+        return [StyleTerm(grams, lw, 1.0, rs.gram_norm)]
 
-    return run_scales(net, make_terms, tuple(size), settings, list(layers), callback=callback, device=device,
-                      notes=notes)
-
+    return run_scales(net, make_terms, (int(size[0]), int(size[1])), rs, matched, callback=callback, device=device,
+                      should_stop=should_stop)

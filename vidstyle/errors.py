@@ -17,3 +17,16 @@ class WeightsError(VidstyleError):
 
 class LayerError(VidstyleError):
     """A layer name is unknown or not covered by the loaded weights."""
+
+
+class SettingsError(VidstyleError):
+    """A setting out of range, named by its parameter: ``str()`` is e.g. "size must be > 0, got 0".
+
+    The CLI shows it under the flag's name (``--size must be > 0, got 0``), the library under the
+    parameter's, so one check serves both.
+    """
+
+    def __init__(self, param: str, detail: str):
+        super().__init__(f"{param} {detail}")
+        self.param = param
+        self.detail = detail

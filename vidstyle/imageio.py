@@ -82,13 +82,3 @@ def save_image(img: torch.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
         Image.fromarray(arr).save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path
 
-
-def make_grid(images: list[np.ndarray], columns: int, pad: int = 4) -> np.ndarray:
-    """Tile HxWx3 uint8 images (same size) into one picture, white gaps between."""
-    rows = (len(images) + columns - 1) // columns
-    h, w = images[0].shape[:2]
-    grid = np.full((rows * h + (rows - 1) * pad, columns * w + (columns - 1) * pad, 3), 255, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, columns)
-        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = im
-    return grid

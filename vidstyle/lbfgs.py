@@ -46,7 +46,9 @@ class LBFGS:
         self.rho: deque[float] = deque(maxlen=history)
         if memory is not None and all(s.shape == self.x.shape for s in memory[0]):
             for s, y, rho in zip(*memory):
-                self.s.append(s), self.y.append(y), self.rho.append(rho)
+                self.s.append(s)
+                self.y.append(y)
+                self.rho.append(rho)
         self.first_step = first_step
         self.c1 = c1
         self.max_backtracks = max_backtracks
@@ -79,22 +81,28 @@ class LBFGS:
         q = g.clone()
         alphas = []
         for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho)):
-            a = rho * torch.dot(s, q)
+            a = float(rho * torch.dot(s, q))  # alpha is a number (a tensor would be read back anyway)
             q.add_(y, alpha=-a)
             alphas.append(a)
         s, y = self.s[-1], self.y[-1]
         q.mul_(torch.dot(s, y) / torch.dot(y, y))
         for (s, y, rho), a in zip(zip(self.s, self.y, self.rho), reversed(alphas)):
             b = rho * torch.dot(y, q)
-            q.add_(s, alpha=a - b)
+            q.add_(s, alpha=float(a - b))
         return -q
+
+    def _forget(self) -> None:
+        """Drop the curvature memory (the next direction is the scaled gradient)."""
+        self.s.clear()
+        self.y.clear()
+        self.rho.clear()
 
     def step(self) -> float:
         """One iteration; returns the loss at the new point (finite, or the old one if none found)."""
         d = self._free(self._direction())
         gtd = float(torch.dot(self.grad, d))
         if not gtd < 0:  # not a descent direction (memory went stale): restart from the gradient
-            self.s.clear(), self.y.clear(), self.rho.clear()
+            self._forget()
             d = self._free(self._direction())
             gtd = float(torch.dot(self.grad, d))
         if gtd == 0.0:  # every free coordinate has zero gradient: a stationary point
@@ -114,7 +122,7 @@ class LBFGS:
             self.backtracks += 1
         else:
             # No acceptable point along d: drop the memory and report no progress.
-            self.s.clear(), self.y.clear(), self.rho.clear()
+            self._forget()
             self.stuck_nonfinite = not finite_seen
             self.failed_searches += 1
             return self.loss

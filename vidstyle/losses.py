@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GRAM_NORMS = ("chw", "hw", "none")
+from vidstyle import defaults
+
+GRAM_NORMS = defaults.GRAM_NORMS
 
 
 def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
@@ -30,10 +32,19 @@ def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     else:
         flat = features.reshape(n, c, h * w)
         gram = torch.bmm(flat, flat.transpose(1, 2))
+    return normalise_gram(gram, c, h * w, norm)
+
+
+def normalise_gram(gram: torch.Tensor, channels: int, area: float | torch.Tensor, norm: str) -> torch.Tensor:
+    """Divide a raw Gram ``F F^T`` by ``channels * area`` (``chw``), ``area`` (``hw``) or nothing (``none``).
+
+    ``area`` is H*W for a plain Gram and the guide's energy sum(T^2) for a guided one
+    (:func:`vidstyle.guided.guided_gram`), so both normalise by the same rule.
+    """
     if norm == "chw":
-        return gram / (c * h * w)
+        return gram / (channels * area)
     if norm == "hw":
-        return gram / (h * w)
+        return gram / area
     if norm == "none":
         return gram
     raise ValueError(f"gram norm must be one of {GRAM_NORMS}, got {norm!r}")
@@ -64,10 +75,17 @@ def blend_grams(grams: list[torch.Tensor], weights: list[float]) -> torch.Tensor
     total = float(sum(weights))
     if total <= 0:
         raise ValueError(f"style blend weights must sum to > 0, got {weights}")
-    return sum(g * (w / total) for g, w in zip(grams, weights))
+    # A loop, not sum(): the same additions in the same order, typed as a tensor (no list is empty here:
+    # empty weights sum to 0 and are refused above).
+    blended = grams[0] * (weights[0] / total)
+    for g, w in zip(grams[1:], weights[1:]):
+        blended = blended + g * (w / total)
+    return blended
 
 
 class ContentLoss(nn.Module):
+    target: torch.Tensor  # a buffer (registered below), declared for type checkers
+
     def __init__(self, target: torch.Tensor):
         super().__init__()
         self.register_buffer("target", target.detach())
@@ -77,6 +95,8 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
+    target: torch.Tensor  # a buffer (registered below), declared for type checkers
+
     def __init__(self, target_gram: torch.Tensor, norm: str = "chw"):
         super().__init__()
         self.norm = norm

@@ -59,7 +59,7 @@ def _layer_values(hw: tuple[int, int], last: str) -> list[tuple[str, int]]:
     """(kind, values) of every layer up to ``last`` for an H x W input (integer pooling, as torch)."""
     h, w = hw
     out = []
-    for name, kind, _, c_out in LAYERS[: layer_index(last) + 1]:
+    for _, kind, _, c_out in LAYERS[: layer_index(last) + 1]:
         if kind == "pool":
             h, w = h // 2, w // 2
         out.append((kind, c_out * max(h, 0) * max(w, 0)))

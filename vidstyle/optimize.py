@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -64,6 +64,12 @@ class OptimizerSettings:
             raise ValueError(f"iterations must be > 0, got {self.iterations}")
         if self.window < 2:
             raise ValueError(f"the early-stop window must be >= 2 iterations, got {self.window}")
+
+    def coarse(self) -> OptimizerSettings:
+        """The budget of a coarse scale: at most ``STILL_COARSE_ITERATIONS``, stopping at ``STILL_COARSE_TOL``."""
+        iterations = min(self.iterations, defaults.STILL_COARSE_ITERATIONS)
+        return replace(self, iterations=iterations, min_iterations=min(self.min_iterations, iterations),
+                       tol=max(self.tol, defaults.STILL_COARSE_TOL))
 
 
 def _relative_decrease(losses: list[float], window: int) -> float:
@@ -124,7 +130,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
     stop_reason = f"reached {s.iterations} iterations (the budget per scale)"  # video frame 0: --first-iterations
     finite = True
     iteration = 0
-    size = tuple(shape[-2:])
+    size = (int(shape[-2]), int(shape[-1]))
 
     if s.optimizer == "lbfgs":
         memory = carry.get(tuple(shape)) if carry is not None else None

@@ -159,7 +159,7 @@ def _probe_stack(device: torch.device) -> list[torch.nn.Conv2d]:
         conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
         with torch.no_grad():
             conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * (2.0 / (9 * c_in)) ** 0.5)
-        convs.append(conv.to(device, memory_format=torch.channels_last).requires_grad_(False))
+        convs.append(conv.to(device).to(memory_format=torch.channels_last).requires_grad_(False))
     return convs
 
 

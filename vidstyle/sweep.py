@@ -24,6 +24,7 @@ Images are ``(1, 3, H, W)`` float32 RGB in [0, 1] (DESIGN.md).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,11 +33,23 @@ import numpy as np
 import torch
 
 from vidstyle import defaults
-from vidstyle.engine import (RunResult, Settings, StyleTerm, layer_weights, reconstruct_image, resolve,
-                             run_scales, scaled_hw, style_targets, stylize_image)
+from vidstyle.contact_sheet import contact_sheet
+from vidstyle.engine import (
+    ResolvedSettings,
+    Settings,
+    reconstruct_image,
+    resolve,
+    scaled_hw,
+    stylize_image,
+    synthesize_texture,
+)
 from vidstyle.errors import VidstyleError
+from vidstyle.imageio import to_uint8
 from vidstyle.optimize import IterationInfo
+from vidstyle.tensors import resize
+from vidstyle.terms import TargetCache
 from vidstyle.vgg import layer_index
+from vidstyle.weights import WeightsSpec, deepest_available
 
 MODES = defaults.SWEEP_MODES
 Named = tuple[str, torch.Tensor]  # (label, image)
@@ -51,10 +64,10 @@ class Cell:
     row_label: str
     col_label: str
     kind: str  # "stylize", "reconstruct" or "texture"
-    settings: Settings  # resolved, with this cell's value applied
+    settings: ResolvedSettings  # with this cell's value applied
     content: torch.Tensor | None = None
     styles: tuple[torch.Tensor, ...] = ()
-    style_group: str = ""  # cells of one group share their style targets
+    style_group: str = ""  # cells of one group share their style images (so their targets, once)
     layers: tuple[str, ...] = ()  # reconstruct / texture layers
 
 
@@ -114,17 +127,15 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def default_content_layers(settings: Settings) -> list[str]:
+def default_content_layers(settings: Settings | ResolvedSettings) -> list[str]:
     """conv1_1..conv5_1, cut at the deepest layer the weights cover."""
-    from vidstyle.weights import WeightsSpec, deepest_available
-
     have = deepest_available(WeightsSpec(settings.model, settings.weights))
     layers = [k for k in defaults.SWEEP_CONTENT_LAYERS if have is None or layer_index(k) <= layer_index(have)]
     return layers
 
 
 def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Named] = (),
-               values: Sequence[str] | None = None, settings: Settings = Settings(),
+               values: Sequence[str] | None = None, settings: Settings | ResolvedSettings = Settings(),
                diff_gain: float = defaults.SWEEP_DIFF_GAIN) -> SweepPlan:
     """The runs of a ``mode`` sweep over ``values`` (strings as typed; ``None`` = the mode's default).
 
@@ -139,6 +150,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
         _check_nonempty(values, "--values")
     contents, styles = list(contents), list(styles)
     s, notes = resolve(settings)
+    given_init = settings.init  # None: not given (resolved settings always name one)
     cells: list[Cell] = []
     style_imgs = tuple(img for _, img in styles)
     style_label = " + ".join(label for label, _ in styles)
@@ -168,7 +180,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
             _check_nonempty(layer_set, "--values layer set")
             for k in layer_set:
                 layer_index(k)
-        noise = replace(s, init="noise")
+        noise = replace(s, init="noise", style_blend=None)  # one style image per row: nothing to blend
         for i, (label, img) in enumerate(styles):
             for j, layer_set in enumerate(sets):
                 cells.append(Cell(i, j, label, "+".join(layer_set), "texture", noise, styles=(img,),
@@ -186,12 +198,12 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
                                   styles=(simg,), style_group=f"style {j}"))
         return SweepPlan(mode, [c for c, _ in contents], [c for c, _ in styles], cells, notes, diff_gain)
 
-    per_col: list[tuple[str, Settings]] = []
+    per_col: list[tuple[str, ResolvedSettings]] = []
     if mode == "seeds":
         seeds = _ints(values, "--values", minimum=0) if values is not None else list(defaults.SWEEP_SEEDS)
         if len(set(seeds)) < 2:
             raise VidstyleError(f"--over seeds needs two or more different seeds, got {seeds}")
-        if s.init != "noise":
+        if given_init is not None and given_init != "noise":
             notes.append("--over seeds starts every run from noise (a seed only matters there)")
         per_col = [(f"seed {v}", replace(s, seed=v, init="noise")) for v in seeds]
     elif mode in ("style-weight", "content-weight"):
@@ -199,7 +211,8 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
         base = getattr(s, name)
         ws = (_floats(values, "--values") if values is not None
               else [base * f for f in defaults.SWEEP_WEIGHT_FACTORS])
-        per_col = [(f"{mode} {_fmt(w)}", replace(s, **{name: w})) for w in ws]
+        per_col = [(f"{mode} {_fmt(w)}", replace(s, style_weight=w) if name == "style_weight"
+                    else replace(s, content_weight=w)) for w in ws]
     elif mode == "iterations":
         its = _ints(values, "--values", minimum=1) if values is not None else list(defaults.SWEEP_ITERATIONS)
         # The early stop would end every column at the same image: each column runs its full count.
@@ -242,7 +255,7 @@ class CellResult:
 def amplified_difference(a: torch.Tensor, b: torch.Tensor, gain: float) -> torch.Tensor:
     """``|a - b| x gain``, clipped to [0, 1] (``b`` resized to ``a`` if needed)."""
     if a.shape != b.shape:
-        b = torch.nn.functional.interpolate(b, size=a.shape[-2:], mode="bilinear", align_corners=False)
+        b = resize(b, (int(a.shape[-2]), int(a.shape[-1])))
     return ((a - b).abs() * gain).clamp(0, 1)
 
 
@@ -281,9 +294,6 @@ class SweepResult:
 
     def sheet(self, cell: int = defaults.SWEEP_CELL) -> np.ndarray:
         """The labelled contact sheet (HxWx3 uint8): one cell per run, plus the seed differences."""
-        from vidstyle.contact_sheet import contact_sheet
-        from vidstyle.imageio import to_uint8
-
         rows = []
         for runs, diffs in zip(self._grid(), self.differences()):
             rows.append([to_uint8(r.image) if r is not None else None for r in runs]
@@ -323,39 +333,6 @@ class SweepResult:
         return "\n".join(lines) + "\n"
 
 
-class _TextureTargets:
-    """Per-layer Gram targets of one style, computed once per (layer, long side, norm)."""
-
-    def __init__(self):
-        self.grams: dict[tuple, torch.Tensor] = {}
-        self.computed = 0
-
-    def get(self, net, style, layers, long_side, norm, device):
-        missing = [k for k in layers if (k, long_side, norm) not in self.grams]
-        if missing:
-            self.computed += 1
-            got = style_targets(net, [style], missing, long_side=long_side, blend=None, norm=norm, device=device)
-            for k in missing:
-                self.grams[(k, long_side, norm)] = got[k]
-        return {k: self.grams[(k, long_side, norm)] for k in layers}
-
-
-def _texture(net, cell: Cell, cache: _TextureTargets, *, device, callback, should_stop) -> RunResult:
-    """Texture synthesis like :func:`vidstyle.engine.synthesize_texture`, with shared per-layer targets."""
-    layers = list(cell.layers)
-    s, _ = resolve(replace(cell.settings, content_layers=tuple(layers), style_layers=tuple(layers),
-                           style_layer_weights=None))
-    style = cell.styles[0]
-    hw = scaled_hw(tuple(style.shape[-2:]), s.size)
-    lw = layer_weights(layers, None)
-
-    def make_terms(scale_hw):
-        grams = cache.get(net, style, layers, max(1, round(max(scale_hw) * s.style_scale)), s.gram_norm, device)
-        return [StyleTerm(grams, lw, 1.0, s.gram_norm)]
-
-    return run_scales(net, make_terms, hw, s, layers, callback=callback, device=device, should_stop=should_stop)
-
-
 def run_sweep(plan: SweepPlan, *, net, device=None,
               on_cell: Callable[[int, Cell], None] | None = None,
               callback: Callable[[IterationInfo], None] | None = None,
@@ -363,13 +340,12 @@ def run_sweep(plan: SweepPlan, *, net, device=None,
     """Run every cell of ``plan`` on ``net`` (built for ``plan.layers``).
 
     ``on_cell(index, cell)`` is called before each run, ``callback`` per
-    iteration. Stops early (keeping the finished runs) when ``should_stop()``.
+    iteration. Stops early (keeping the finished runs) when ``should_stop()``. One
+    :class:`~vidstyle.terms.TargetCache` serves every cell: runs that share a style
+    (and texture layer sets, layer by layer) compute its Gram targets once.
     """
-    import time
-
     start = time.perf_counter()
-    style_caches: dict[str, dict] = {}
-    texture_caches: dict[str, _TextureTargets] = {}
+    targets = TargetCache()
     results: list[CellResult] = []
     for index, cell in enumerate(plan.cells):
         if should_stop is not None and should_stop():
@@ -377,19 +353,22 @@ def run_sweep(plan: SweepPlan, *, net, device=None,
         if on_cell is not None:
             on_cell(index, cell)
         if cell.kind == "reconstruct":
+            assert cell.content is not None  # the plan gives every non-texture cell its content
             r = reconstruct_image(cell.content, layers=cell.layers, settings=cell.settings, device=device, net=net,
                                   callback=callback)
         elif cell.kind == "texture":
-            r = _texture(net, cell, texture_caches.setdefault(cell.style_group, _TextureTargets()), device=device,
-                         callback=callback, should_stop=should_stop)
+            style = cell.styles[0]
+            r = synthesize_texture(style, size=scaled_hw((int(style.shape[-2]), int(style.shape[-1])),
+                                                         cell.settings.size),
+                                   layers=cell.layers, settings=cell.settings, device=device, net=net,
+                                   callback=callback, should_stop=should_stop, targets=targets)
         else:
+            assert cell.content is not None
             r = stylize_image(cell.content, list(cell.styles), settings=cell.settings, device=device, net=net,
-                              callback=callback, should_stop=should_stop,
-                              style_cache=style_caches.setdefault(cell.style_group, {}))
+                              callback=callback, should_stop=should_stop, targets=targets)
         results.append(CellResult(cell, r.image.detach().cpu(), r.iterations, r.loss, r.terms, r.seconds,
                                   r.stop_reason, r.finite))
-    computed = sum(len(c) for c in style_caches.values()) + sum(c.computed for c in texture_caches.values())
-    return SweepResult(plan, results, computed, time.perf_counter() - start)
+    return SweepResult(plan, results, targets.misses, time.perf_counter() - start)
 
 
 def cell_filename(cell: Cell) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vidstyle.errors import LayerError
+from vidstyle.tensors import resize
 
 # Convolutions per block in VGG-19 (Simonyan and Zisserman 2015, configuration E).
 _BLOCKS = (2, 2, 4, 4, 4)
@@ -50,12 +50,9 @@ def layer_index(name: str) -> int:
         return LAYER_INDEX[name]
     except KeyError:
         raise LayerError(
-            f"unknown layer {name!r}: expected names like conv1_1, relu3_2, pool4 (blocks 1-5, convs 1-2 in blocks 1-2, 1-4 in 3-5)"
+            f"unknown layer {name!r}: expected names like conv1_1, relu3_2, pool4 "
+            "(blocks 1-5, convs 1-2 in blocks 1-2, 1-4 in 3-5)"
         ) from None
-
-
-def layer_channels(name: str) -> int:
-    return LAYERS[layer_index(name)][3]
 
 
 def downsampling(name: str) -> int:
@@ -78,6 +75,9 @@ def deepest(layers: Iterable[str]) -> str:
 
 class InputConvention(nn.Module):
     """Maps [0, 1] RGB to a network's input space: (x[perm] * scale - mean) / std."""
+
+    mul: torch.Tensor  # buffers (registered below), declared for type checkers
+    sub: torch.Tensor
 
     def __init__(self, model: str):
         super().__init__()
@@ -120,6 +120,7 @@ class VGGFeatures(nn.Module):
                 idx = layer_index(name)
                 with torch.no_grad():
                     conv.weight.copy_(state[f"features.{idx}.weight"])
+                    assert conv.bias is not None  # Conv2d's default bias=True
                     conv.bias.copy_(state[f"features.{idx}.bias"])
                 modules.append(conv)
             elif kind == "relu":
@@ -161,7 +162,4 @@ def resize_long_side(img: torch.Tensor, long_side: int) -> torch.Tensor:
     """Bilinear (antialiased when shrinking) resize so that max(H, W) == long_side."""
     h, w = img.shape[-2:]
     scale = long_side / max(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    if size == (h, w):
-        return img
-    return F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
+    return resize(img, (max(1, round(h * scale)), max(1, round(w * scale))))

@@ -25,11 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,8 +32,11 @@ from pathlib import Path
 
 import torch
 
+from flow.download import fetch as fetch_url
+from flow.download import hash_prefix, hub_checkpoint_dir
+from flow.errors import FlowError
+from flow.partfiles import remove_stale_parts  # noqa: F401  (re-exported: part of this module's API)
 from vidstyle import defaults
-from vidstyle.atomic import CAN_LOCK, hold, remove_unheld
 from vidstyle.errors import LayerError, WeightsError
 from vidstyle.vgg import CONV_NAMES, LAYER_NAMES, LAYERS, VGGFeatures, layer_index
 
@@ -115,10 +113,6 @@ def source_for(model: str) -> WeightSource:
     raise WeightsError(f"unknown model {model!r}: expected one of {', '.join(defaults.MODELS)}")
 
 
-def hub_checkpoint_dir() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
 # ------------------------------------------------------------------------ bundled file
 
 def bundled_path(source: WeightSource = BUNDLED_ORIGINAL) -> Path:
@@ -190,76 +184,20 @@ def load_bundled(source: WeightSource = BUNDLED_ORIGINAL) -> dict[str, torch.Ten
 # ---------------------------------------------------------------------------- downloads
 
 ProgressHook = Callable[[int, int | None], None]  # (bytes so far, total or None)
-STALE_PART_SECONDS = 24 * 3600  # without file locks (Windows), a .part this old is taken as abandoned
-
-
-def remove_stale_parts(folder: Path, filename: str) -> list[Path]:
-    """Remove temporary files that killed downloads of ``filename`` left in ``folder``.
-
-    A download in progress holds a lock on its file, so it is never touched.
-    """
-    removed = []
-    for part in folder.glob(f"{filename}.*.part"):
-        if not CAN_LOCK:  # no locks to tell a live download from a dead one: go by age
-            try:
-                if time.time() - part.stat().st_mtime > STALE_PART_SECONDS:
-                    part.unlink()
-                    removed.append(part)
-            except OSError:
-                pass
-            continue
-        if remove_unheld(part):
-            removed.append(part)
-    return removed
 
 
 def download(url: str, dest: Path, *, progress: ProgressHook | None = None, timeout: float = 30.0) -> Path:
     """Stream ``url`` to ``dest`` atomically; verify a ``name-<sha256 prefix>.ext`` name.
 
-    Raises :class:`WeightsError` on network failure or a hash mismatch.
+    The project's one downloader (:func:`flow.download.fetch`: locked partial file,
+    length and hash checks, atomic rename, removal of what killed downloads left);
+    its errors become :class:`WeightsError`.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(dest.parent, dest.name)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    sha = hashlib.sha256()
-    held = hold(tmp)  # released in the finally below; a killed download's lock goes with its process
     try:
-        with os.fdopen(fd, "wb") as out:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                total = resp.headers.get("Content-Length")
-                total = int(total) if total else None
-                done = 0
-                while chunk := resp.read(1 << 20):
-                    out.write(chunk)
-                    sha.update(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-            if total is not None and done != total:
-                raise WeightsError(f"download of {url} stopped after {done} of {total} bytes: try again")
-        expected = _hash_prefix(dest.name)
-        if expected and not sha.hexdigest().startswith(expected):
-            raise WeightsError(f"downloaded {url} but its sha256 does not start with {expected}: corrupt download, try again")
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WeightsError(f"could not download {url}: {reason}") from None
-    finally:
-        if held is not None:
-            os.close(held)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
-
-
-def _hash_prefix(filename: str) -> str | None:
-    stem = filename.rsplit(".", 1)[0]
-    if "-" in stem:
-        tail = stem.rsplit("-", 1)[1]
-        if len(tail) >= 6 and all(c in "0123456789abcdef" for c in tail):
-            return tail
-    return None
+        return fetch_url(url, dest, sha256=hash_prefix(dest.name), progress=progress, timeout=timeout)
+    except FlowError as exc:
+        raise WeightsError(str(exc)) from None
 
 
 def cached_path(source: WeightSource, cache_dir: Path | None = None) -> Path:

@@ -30,7 +30,8 @@ def get_backend(name: str, *, device=None, **params) -> FlowBackend:
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "device"}
     unknown = sorted(set(params) - accepted)
     if unknown:
-        raise FlowError(f"flow method {name!r} has no parameter {unknown[0]!r} (it takes: {', '.join(sorted(accepted)) or 'none'})")
+        takes = ", ".join(sorted(accepted)) or "none"
+        raise FlowError(f"flow method {name!r} has no parameter {unknown[0]!r} (it takes: {takes})")
     return cls(device=device, **params)
 
 

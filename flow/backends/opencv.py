@@ -65,7 +65,8 @@ class DeepFlowBackend(_OpenCVBackend):
         import cv2
 
         if not hasattr(cv2, "optflow"):
-            raise FlowError("method deepflow needs opencv-contrib (cv2.optflow is missing): pip install opencv-contrib-python-headless")
+            raise FlowError("method deepflow needs opencv-contrib (cv2.optflow is missing): "
+                            "pip install opencv-contrib-python-headless")
 
     @property
     def params(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from flow.backends.base import FlowBackend
+from flow.download import ProgressHook, fetch, hash_prefix, hub_checkpoint_dir
 from flow.errors import FlowError
 
 RAFT_MODELS = ("small", "large")
@@ -23,15 +24,19 @@ class RaftBackend(FlowBackend):
         weights: ``"default"`` (torchvision's ``*_Weights.DEFAULT``, downloaded into
             the torch hub cache when ``download``), a local state-dict file, or ``"random"``.
         iterations: recurrent refinement steps (torchvision's default 12).
+        download: allow fetching the default weights when not cached.
+        progress: a ``(bytes so far, total)`` callback following that download.
+        seed: the seed of ``weights="random"`` (the global random stream is left as it was).
     Inputs are padded (edge-replicated) to a multiple of 8 and at least 128 px, as RAFT needs.
     """
 
     name: ClassVar[str] = "raft"
-    licence: ClassVar[str] = "torchvision code (BSD-3-Clause); RAFT weights from torchvision (BSD-3-Clause, trained on FlyingChairs/Things/Sintel/KITTI)"
+    licence: ClassVar[str] = ("torchvision code (BSD-3-Clause); RAFT weights from torchvision "
+                              "(BSD-3-Clause, trained on FlyingChairs/Things/Sintel/KITTI)")
     batched: ClassVar[bool] = True
 
     def __init__(self, *, model: str = "small", weights: str | os.PathLike = "default", iterations: int = 12,
-                 download: bool = True, progress: bool = False, device=None) -> None:
+                 download: bool = True, progress: ProgressHook | None = None, seed: int = 0, device=None) -> None:
         super().__init__(device=device)
         from torchvision.models import optical_flow as of
 
@@ -43,19 +48,28 @@ class RaftBackend(FlowBackend):
         enum = of.Raft_Small_Weights if model == "small" else of.Raft_Large_Weights
         weights_s = str(weights)
         if weights_s == "random":
-            torch.manual_seed(0)
-            self.net = build(weights=None)
+            # torchvision initialises from the global generator: seed a forked copy of it, so that the
+            # random net is reproducible without moving the caller's random stream.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(seed))
+                self.net = build(weights=None)
             label = "random"
         elif weights_s == "default":
             w = enum.DEFAULT
-            file = Path(torch.hub.get_dir()) / "checkpoints" / w.url.rsplit("/", 1)[-1]
-            if not file.is_file() and not download:
-                raise FlowError(f"RAFT weights {file.name} are not cached at {file}; connect once or pass --flow-weights FILE")
+            file = hub_checkpoint_dir() / w.url.rsplit("/", 1)[-1]
+            hint = f"connect to the internet once, or download {w.url} yourself and pass it as weights=FILE"
+            if not file.is_file():
+                if not download:
+                    raise FlowError(f"RAFT weights {file.name} are not cached at {file}; {hint}")
+                try:  # the project's downloader (progress callback, hash check); torch hub then finds the file
+                    fetch(w.url, file, sha256=hash_prefix(file.name), progress=progress if callable(progress) else None)
+                except FlowError as exc:
+                    raise FlowError(f"{exc}; {hint}") from None
             try:
-                self.net = build(weights=w, progress=progress)
-            except Exception as exc:  # urllib/OSError/hash errors from torch hub
-                raise FlowError(f"could not load RAFT weights {w.url} into {file}: {type(exc).__name__}; "
-                                f"connect once or pass --flow-weights FILE") from None
+                self.net = build(weights=w, progress=False)
+            except Exception as exc:  # a damaged cached file: torch raises many kinds
+                raise FlowError(f"could not load RAFT weights {file}: {type(exc).__name__}; "
+                                f"remove it and {hint}") from None
             label = str(w)
         else:
             path = Path(weights_s).expanduser()
@@ -69,6 +83,8 @@ class RaftBackend(FlowBackend):
             label = path.name
         self.net.eval().requires_grad_(False).to(self.device)
         self._params = {"model": model, "weights": label, "iterations": int(iterations)}
+        if label == "random":
+            self._params["seed"] = int(seed)
 
     @property
     def params(self) -> dict[str, Any]:

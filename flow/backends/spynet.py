@@ -20,9 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from flow.backends.base import FlowBackend
-from flow.download import SPYNET_LICENCE, SPYNET_MODELS, fetch_spynet_weights
+from flow.download import ProgressHook, fetch, hub_checkpoint_dir
 from flow.errors import FlowError
 from flow.warp import warp
+
+SPYNET_MODELS = ("sintel-final", "sintel-clean", "chairs-final", "chairs-clean", "kitti-final")
+SPYNET_URL = "http://content.sniklaus.com/github/pytorch-spynet/network-{model}.pytorch"
+SPYNET_LICENCE = "SPyNet pretrained weights: non-commercial research use only (not bundled; see their publisher)"
 
 MAX_LEVELS = 6
 # Halve while the coarsest level's longer side exceeds this (at most MAX_LEVELS - 1
@@ -124,6 +128,46 @@ def load_spynet_state(path: str | os.PathLike, *, label: str | None = None) -> d
     return {k: state[k].float() for k in ref}
 
 
+def spynet_filename(model: str) -> str:
+    """``network-<model>.pytorch``, the name the port publishes (and torch hub would use)."""
+    if model not in SPYNET_MODELS:
+        raise FlowError(f"SPyNet weights {model!r}: expected one of {', '.join(SPYNET_MODELS)} or a file path")
+    return f"network-{model}.pytorch"
+
+
+def fetch_spynet_weights(model: str = "sintel-final", *, cache_dir: str | os.PathLike | None = None,
+                         url: str | None = None, download: bool = True,
+                         progress: ProgressHook | None = None) -> Path:
+    """Path to SPyNet weights ``model`` in ``cache_dir`` (default the torch hub
+    checkpoints folder), downloading them from ``url`` (default the public
+    address) once when missing and ``download`` is True.
+
+    The weights are licensed for non-commercial research only: never bundled,
+    fetched on request. The downloaded file is checked to be loadable SPyNet
+    weights before it is kept. ``progress(done, total)`` follows the download.
+    Offline or not allowed to download: :class:`FlowError` naming the file, the
+    cache path and the ``weights`` parameter that takes a local copy.
+    """
+    filename = spynet_filename(model)
+    cache = Path(cache_dir) if cache_dir is not None else hub_checkpoint_dir()
+    path = cache / filename
+    if path.is_file():
+        return path
+    url = url or SPYNET_URL.format(model=model)
+    hint = (f"SPyNet weights {filename} are not cached at {path}; connect to the internet once, "
+            f"or download {url} yourself and pass it as weights=FILE ({SPYNET_LICENCE})")
+    if not download:
+        raise FlowError(hint)
+
+    def check(tmp: Path) -> None:  # a file that is not SPyNet weights is never kept
+        load_spynet_state(tmp, label=url)
+
+    try:
+        return fetch(url, path, progress=progress if callable(progress) else None, check=check)
+    except FlowError as exc:
+        raise FlowError(f"{exc}; {hint}") from None
+
+
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -141,7 +185,7 @@ class SpyNetBackend(FlowBackend):
             weights file, or ``"random"`` (seeded random init, for tests/benchmarks).
         cache_dir: where named weights are cached (default torch hub checkpoints).
         download: allow fetching named weights when not cached.
-        progress: download progress (True = rich bar on stderr, or a callback).
+        progress: a ``(bytes so far, total)`` callback following a download (the library draws nothing).
         url: override the download address (tests).
         seed: seed for ``weights="random"``.
 
@@ -154,7 +198,8 @@ class SpyNetBackend(FlowBackend):
     batched: ClassVar[bool] = True
 
     def __init__(self, *, weights: str | os.PathLike = "sintel-final", cache_dir: str | os.PathLike | None = None,
-                 download: bool = True, progress=False, url: str | None = None, seed: int = 0, device=None) -> None:
+                 download: bool = True, progress: ProgressHook | None = None, url: str | None = None, seed: int = 0,
+                 device=None) -> None:
         super().__init__(device=device)
         self.net = SpyNet()
         weights_s = str(weights)
@@ -167,12 +212,14 @@ class SpyNetBackend(FlowBackend):
             self._params = {"weights": "random", "seed": int(seed)}
         else:
             if weights_s in SPYNET_MODELS:
-                path = fetch_spynet_weights(weights_s, cache_dir=cache_dir, url=url, download=download, progress=progress)
+                path = fetch_spynet_weights(weights_s, cache_dir=cache_dir, url=url, download=download,
+                                            progress=progress)
                 label = weights_s
             else:
                 path = Path(weights_s).expanduser()
                 if not path.is_file():
-                    raise FlowError(f"SPyNet weights {weights_s!r}: no such file, and not one of {', '.join(SPYNET_MODELS)}")
+                    raise FlowError(f"SPyNet weights {weights_s!r}: no such file, "
+                                    f"and not one of {', '.join(SPYNET_MODELS)}")
                 label = path.name
             self.net.load_state_dict(load_spynet_state(path))
             self._params = {"weights": label, "sha256": _file_sha256(Path(path))}

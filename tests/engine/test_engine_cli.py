@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,20 +38,7 @@ def assert_user_error(result, *fragments: str) -> str:
     return error_lines[0]
 
 
-@pytest.fixture()
-def images(tmp_path: Path) -> dict[str, Path]:
-    rng = np.random.default_rng(0)
-    content = tmp_path / "content.png"
-    style = tmp_path / "style.png"
-    yy, xx = np.mgrid[0:48, 0:64]
-    Image.fromarray(np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).astype(np.uint8)).save(content)
-    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(style)
-    return {"content": content, "style": style, "dir": tmp_path}
-
-
-@pytest.fixture()
-def weights_args(vgg_weights: Path) -> list:
-    return ["--model", "caffe", "--weights", vgg_weights]
+# The ``images`` and ``weights_args`` fixtures are in tests/engine/conftest.py (test_precision_cli uses them too).
 
 
 # ---------------------------------------------------------------- happy paths
@@ -102,7 +88,7 @@ def test_odd_formats_are_accepted(images, weights_args, kind):
     elif kind == "palette":
         rgb.convert("P").save(path)
     elif kind == "png16":
-        Image.fromarray((np.asarray(rgb.convert("L")).astype(np.uint16) * 257)).save(path)
+        Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257).save(path)
     elif kind == "cmyk":
         rgb.convert("CMYK").save(path)
     else:

@@ -64,6 +64,23 @@ def test_exif_rotation_is_applied(tmp_path):
     assert img.shape == (1, 3, 16, 12)
 
 
+@pytest.mark.parametrize("orientation, corner", [(6, (0, -1)), (8, (-1, 0)), (3, (-1, -1))])
+def test_exif_rotation_turns_the_right_way(tmp_path, orientation, corner):
+    # A red block at the stored image's top-left corner. Displayed, orientation 6 (rotate 90 CW) puts it
+    # top-right, 8 (90 CCW) bottom-left, 3 (180) bottom-right; the shape alone cannot tell 6 from 8.
+    arr = np.zeros((12, 16, 3), np.uint8)
+    arr[:4, :4] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(arr).save(tmp_path / "r.png", exif=exif)
+    img = load_image(tmp_path / "r.png")
+    assert img.shape == ((1, 3, 16, 12) if orientation in (6, 8) else (1, 3, 12, 16))
+    red = img[0, 0] - img[0, 1]  # red minus green: 1 in the block, 0 elsewhere
+    y, x = corner
+    assert float(red[y, x]) == 1.0
+    assert float(red.sum()) == 16.0  # the block, moved whole
+
+
 def test_bad_files(tmp_path):
     with pytest.raises(VidstyleError, match="no such file"):
         load_image(tmp_path / "missing.png")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle.losses import (ContentLoss, StyleLoss, TVLoss, blend_grams, content_loss, gram_matrix, style_loss,
-                             tv_loss)
+from vidstyle.losses import ContentLoss, StyleLoss, TVLoss, blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 
 
 def test_gram_on_a_hand_computed_case():

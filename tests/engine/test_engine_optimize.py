@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from vidstyle import defaults
 from vidstyle.optimize import OptimizerSettings, optimize
 
 
@@ -45,3 +46,11 @@ def test_early_stop_never_before_min_iterations():
                    OptimizerSettings(optimizer="adam", lr=0.002, iterations=100, min_iterations=30, tol=1e-1))
     assert res.iterations == 30, res.stop_reason
     assert res.stop_reason.startswith("converged at iteration 30")
+
+
+def test_coarse_budget_caps_iterations_and_loosens_the_stop():
+    full = OptimizerSettings(iterations=500, min_iterations=20, tol=1e-4)
+    c = full.coarse()
+    assert (c.iterations, c.min_iterations, c.tol) == (defaults.STILL_COARSE_ITERATIONS, 20, defaults.STILL_COARSE_TOL)
+    short = OptimizerSettings(iterations=8, min_iterations=20, tol=1e-2).coarse()
+    assert (short.iterations, short.min_iterations, short.tol) == (8, 8, 1e-2)  # never more, never stricter

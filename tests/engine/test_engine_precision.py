@@ -168,5 +168,5 @@ def test_objective_casts_features_back_to_float32(vgg_weights):
 def test_unknown_precision_is_a_user_error():
     from vidstyle.engine import validate
 
-    with pytest.raises(VidstyleError, match="--precision 'fp8'"):
+    with pytest.raises(VidstyleError, match="precision 'fp8'"):
         validate(Settings(precision="fp8"))

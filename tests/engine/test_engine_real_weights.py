@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidstyle import load_image, reconstruct_image, stylize_image, synthesize_texture
+from vidstyle import defaults, load_image, reconstruct_image, stylize_image, synthesize_texture
 from vidstyle.engine import Objective, Settings, load_network, noise_image, resolve, stylize_terms
 from vidstyle.optimize import OptimizerSettings
 
@@ -89,6 +89,14 @@ def test_coarse_to_fine_runs_every_scale_and_reports(base, starry, shipwreck):
     assert [max(s["size"]) for s in result.scales] == [32, 64, 128]
     assert result.iterations == 24 and tuple(result.image.shape[-2:]) == (88, 128)
     assert "reached 8 iterations (the budget per scale)" in result.summary()
+
+
+def test_coarse_scales_get_the_short_budget_and_the_final_scale_the_full_one(base, starry, shipwreck):
+    settings = replace(base, size=128, scales="32,64", optim=OptimizerSettings(iterations=70, min_iterations=0, tol=-1))
+    result = stylize_image(shipwreck, [starry], settings=settings)
+    coarse, final = result.scales[:-1], result.scales[-1]
+    assert all(1 <= s["iterations"] <= defaults.STILL_COARSE_ITERATIONS for s in coarse), coarse
+    assert final["iterations"] == 70, final
 
 
 def test_adam_also_descends(base, starry, shipwreck):

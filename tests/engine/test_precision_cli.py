@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.engine.test_engine_cli import FAST, assert_user_error, images, invoke, weights_args  # noqa: F401
+from tests.engine.test_engine_cli import FAST, assert_user_error, invoke
 from vidstyle import precision
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,6 @@ machine (OpenCV 5.0.0) and are written beside each bound."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -103,3 +102,16 @@ def test_backend_metadata_and_errors():
         dis.estimate(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 18))
     with pytest.raises(FlowError, match=r"\(N,3,H,W\)"):
         dis.estimate(torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16))
+
+
+def test_raft_random_weights_leave_the_global_random_stream_alone():
+    pytest.importorskip("torchvision.models.optical_flow")
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = get_backend("raft", weights="random", seed=4)
+    assert torch.equal(torch.rand(3), expected)  # building the net drew nothing from the caller's stream
+    b = get_backend("raft", weights="random", seed=4)
+    for (name, p), q in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+        assert torch.equal(p, q), name  # the same seed, the same net
+    assert a.params["seed"] == 4

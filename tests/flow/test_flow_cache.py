@@ -4,7 +4,6 @@ memory-mapped reads; and FlowEngine / iter_flows streaming through it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap

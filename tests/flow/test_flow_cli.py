@@ -8,7 +8,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from flow import read_flo

@@ -114,13 +114,13 @@ def test_download_from_local_server(tmp_path, http_root):
 def test_download_failures_leave_nothing(tmp_path, http_root):
     root, base, _ = http_root
     cache = tmp_path / "cache"
-    with pytest.raises(FlowError, match="could not download .*404.*--flow-weights"):
+    with pytest.raises(FlowError, match="could not download .*404.*weights=FILE"):
         fetch_spynet_weights("kitti-final", cache_dir=cache, url=f"{base}/missing.pytorch")
     (root / "junk.pytorch").write_bytes(b"\x00" * 1000)
     with pytest.raises(FlowError, match="not a readable PyTorch weights file"):
         fetch_spynet_weights("kitti-final", cache_dir=cache, url=f"{base}/junk.pytorch")
     assert not cache.exists() or not any(cache.iterdir())
-    with pytest.raises(FlowError, match="not cached at .*--flow-weights"):
+    with pytest.raises(FlowError, match="not cached at .*weights=FILE"):
         fetch_spynet_weights("chairs-clean", cache_dir=cache, download=False)
     with pytest.raises(FlowError, match="expected one of"):
         fetch_spynet_weights("things", cache_dir=cache)
@@ -136,3 +136,25 @@ def test_real_weights_accuracy(synth, epe_fn):
     for scene, bound in {"translation": 0.5, "rotation_zoom": 1.0}.items():  # not measured here: no weights offline
         s = synth[scene]
         assert epe_fn(backend.estimate(s["img0"], s["img1"]), s["fw"], s["valid0"]) < bound
+
+
+def test_the_one_downloader_checks_sha256_and_clears_killed_parts(tmp_path, http_root):
+    """flow.fetch: the downloader flow and vidstyle.weights share (callback progress, hash, stale parts)."""
+    import hashlib
+
+    from flow import fetch
+
+    root, base, _ = http_root
+    body = os.urandom(3000)
+    (root / "blob.bin").write_bytes(body)
+    dest = tmp_path / "dl" / "blob.bin"
+    dest.parent.mkdir()
+    stale = dest.parent / "blob.bin.dead1.part"  # a killed download's file: no live process holds it
+    stale.write_bytes(b"half")
+    seen: list[tuple[int, int | None]] = []
+    digest = hashlib.sha256(body).hexdigest()
+    assert fetch(f"{base}/blob.bin", dest, sha256=digest, progress=lambda d, t: seen.append((d, t))) == dest
+    assert dest.read_bytes() == body and seen[-1] == (3000, 3000) and not stale.exists()
+    with pytest.raises(FlowError, match="sha256 does not start with 0000"):
+        fetch(f"{base}/blob.bin", tmp_path / "dl" / "other.bin", sha256="0000")
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["blob.bin"]

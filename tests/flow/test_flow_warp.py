@@ -79,3 +79,17 @@ def test_bad_inputs_are_flow_errors():
         warp(img, torch.zeros(1, 3, 8, 8))
     with pytest.raises(FlowError, match="padding"):
         warp(img, torch.zeros(1, 2, 8, 8), padding="reflect")
+
+
+def test_package_name_warp_is_the_function_once_the_submodule_is_loaded():
+    """``flow.warp`` names a function and a submodule; loading the submodule must not rebind the package's
+    name to the module (callers do ``from flow import warp`` and call it)."""
+    import importlib
+
+    import flow
+
+    module = importlib.import_module("flow.warp")
+    assert flow.warp is module.warp
+    from flow import warp as again
+
+    assert callable(again) and again is module.warp

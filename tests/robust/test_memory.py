@@ -69,7 +69,7 @@ def test_texture_of_100000x100000_is_refused(tmp_path, vgg_weights):
 _CAPPED = r"""
 import resource, sys
 import torch  # noqa: F401
-import vidstyle.engine, vidstyle.imageio, vidstyle.spatial  # noqa: F401
+import vidstyle.controls, vidstyle.engine, vidstyle.imageio  # noqa: F401
 from vidstyle.cli import main
 vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
 resource.setrlimit(resource.RLIMIT_AS, (vm + 300 * 2**20, vm + 300 * 2**20))

@@ -6,8 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle.color import (apply_colors, color_match, luminance, match_colors, match_luminance, pixel_stats,
-                            preprocess_content, rgb_to_yuv, yuv_to_rgb)
+from vidstyle.color import (
+    apply_colors,
+    color_match,
+    luminance,
+    match_colors,
+    match_luminance,
+    pixel_stats,
+    preprocess_content,
+    rgb_to_yuv,
+    yuv_to_rgb,
+)
 from vidstyle.errors import VidstyleError
 
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
+from vidstyle.controls import frame_controls
 from vidstyle.errors import VidstyleError
-from vidstyle.spatial import frame_controls, iter_masks
+from vidstyle.masks import iter_masks
 
 
 @pytest.fixture(scope="module")

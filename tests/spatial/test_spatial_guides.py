@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vidstyle.controls import frame_controls
 from vidstyle.errors import VidstyleError
+from vidstyle.guided import feature_hw, guided_gram, layer_guides
 from vidstyle.losses import gram_matrix
-from vidstyle.spatial import (BlendTransform, TargetCache, feature_hw, fit_mask, frame_controls, guided_gram,
-                              layer_guides, mask_warnings, parse_region)
+from vidstyle.masks import fit_mask, mask_warnings, parse_region
+from vidstyle.terms import BlendTransform, MaskBlend, Plain, TargetCache
 
 
 @pytest.mark.parametrize("norm", ["chw", "hw", "none"])
@@ -86,8 +88,10 @@ def test_frame_controls_validates_combinations():
         frame_controls(c, [])
     guided = frame_controls(c, [s], mask=m)
     assert guided.guided and guided.styles == [] and "all white" in guided.notes[0]
+    assert isinstance(guided.parametrisation(), Plain)
     blend = frame_controls(c, [s], mask=m, mask_mode="blend")
-    assert not blend.guided and len(blend.styles) == 1 and blend.transform() is not None
+    assert not blend.guided and len(blend.styles) == 1 and isinstance(blend.parametrisation(), MaskBlend)
+    assert blend.parametrisation().at((4, 4)) is not None
     assert parse_region("a.jpg:b.png")[1].name == "b.png" and parse_region("a.jpg")[1] is None
 
 
@@ -96,4 +100,10 @@ def test_target_cache_computes_each_style_once(net, starry, scream):
     a = cache(net, [starry], ["relu1_1"], long_side=64, blend=None, norm="chw")
     b = cache(net, [starry], ["relu1_1"], long_side=64, blend=None, norm="chw")
     cache(net, [scream], ["relu1_1"], long_side=64, blend=None, norm="chw")
-    assert a is b and (cache.misses, cache.hits) == (2, 1)
+    assert a["relu1_1"] is b["relu1_1"] and (cache.misses, cache.hits) == (2, 1)
+    # more layers later: only the missing one is computed (texture layer sets grow this way)
+    more = cache(net, [starry], ["relu1_1", "relu2_1"], long_side=64, blend=None, norm="chw")
+    assert more["relu1_1"] is a["relu1_1"] and (cache.misses, cache.hits) == (3, 1)
+    # the key holds the style tensors themselves: an equal copy is another style
+    cache(net, [starry.clone()], ["relu1_1"], long_side=64, blend=None, norm="chw")
+    assert cache.misses == 4

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.color import apply_colors, luminance, rgb_to_yuv
-from vidstyle.engine import stylize_image
+from vidstyle.controls import Region, frame_controls, stylize_controlled
 from vidstyle.optimize import OptimizerSettings
-from vidstyle.spatial import TargetCache, frame_controls
+from vidstyle.terms import TargetCache
 
 
 def _half_mask(img):
@@ -36,8 +36,7 @@ def _inside_outside(result, content):
 def guided(net, tiny, shipwreck, starry):
     controls = frame_controls(shipwreck, [starry], mask=_half_mask(shipwreck), mask_mode="guided", guide="simple")
     cache = TargetCache()
-    result = stylize_image(controls.content, controls.styles, settings=tiny, net=net,
-                           **controls.engine_hooks(net, tiny, targets=cache))
+    result = stylize_controlled(controls, settings=tiny, net=net, targets=cache)
     return controls, result, cache
 
 
@@ -52,8 +51,7 @@ def test_guided_half_mask_styles_mostly_inside(guided, shipwreck):
 
 def test_blend_half_mask_keeps_the_content_outside(net, tiny, shipwreck, starry):
     controls = frame_controls(shipwreck, [starry], mask=_half_mask(shipwreck), mask_mode="blend")
-    result = stylize_image(controls.content, controls.styles, settings=tiny, net=net,
-                           **controls.engine_hooks(net, tiny))
+    result = stylize_controlled(controls, settings=tiny, net=net)
     inside, outside = _inside_outside(result.image, shipwreck)
     # compositing at every step: outside is the content but for the resized mask's soft edge column
     # (measured 30 iterations: inside 0.187, outside 0.00012)
@@ -78,15 +76,13 @@ def test_original_colors_on_a_stylized_result(guided, shipwreck):
 
 
 def test_two_regions_each_with_its_style(net, tiny, shipwreck, starry, scream):
-    from vidstyle.spatial import Region
-
     left = _half_mask(shipwreck)
     regions = [Region((starry,), left, label="left"), Region((scream,), 1 - left, label="right")]
     controls = frame_controls(shipwreck, regions=regions)
     s = replace(tiny, optim=OptimizerSettings(iterations=5))
-    term = controls.style_term(net, s)((66, 96))
+    term = controls.terms(net, s)((66, 96))[1]  # content, style, TV
     assert len(term.grams) == 2 and term.notes == []
     # the two regions' targets are the two styles' Grams: different matrices
     assert (term.grams[0]["relu1_1"] - term.grams[1]["relu1_1"]).abs().max() > 1e-3
-    result = stylize_image(controls.content, controls.styles, settings=s, net=net, **controls.engine_hooks(net, s))
+    result = stylize_controlled(controls, settings=s, net=net)
     assert result.finite and result.image.shape[-2:] == (66, 96)

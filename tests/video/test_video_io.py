@@ -74,7 +74,9 @@ def test_output_size_rounds_to_even():
     assert output_size(1024, 436, None) == (1024, 436)
     assert output_size(321, 181, None) == (322, 182)
     assert output_size(320, 180, 255) == (256, 144)  # an odd long side becomes even too
-    assert output_size(320, 180, 640) == (640, 360)  # upscaling allowed
+    assert output_size(320, 180, 640) == (320, 180)  # never upscaled: the source size
+    assert output_size(320, 180, 448) == (320, 180)
+    assert output_size(192, 128, 448) == (192, 128)
     assert output_size(1000, 2, 100) == (100, 2)  # never below 2
     with pytest.raises(VidstyleError):
         output_size(320, 180, 1)
@@ -101,7 +103,7 @@ def test_decoding_streams_in_constant_memory(sintel_video):
     tracemalloc.start()
     try:
         count = 0
-        for f in iter_frames(sintel_video):
+        for _ in iter_frames(sintel_video):
             count += 1
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -50,8 +50,9 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - click's usage errors (typer vendors click; no public class)
         if getattr(exc, "exit_code", None) != 2 or not hasattr(exc, "format_message"):
             raise
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            exc.show()  # plain `vidstyle` or `vidstyle video`: the help, as before
+        show = getattr(exc, "show", None)  # duck-typed like the rest: the class is private to typer
+        if type(exc).__name__ == "NoArgsIsHelpError" and show is not None:
+            show()  # plain `vidstyle` or `vidstyle video`: the help, as before
             sys.exit(2)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""

@@ -37,7 +37,9 @@ class Rule:
             return f"between {_num(self.low)} and {_num(self.high)}"
         if self.low is not None:
             return f"{'>=' if self.low_closed else '>'} {_num(self.low)}"
-        return f"<= {_num(self.high)}"
+        if self.high is not None:
+            return f"<= {_num(self.high)}"
+        return "a finite number"
 
 
 def _num(v: float) -> str:

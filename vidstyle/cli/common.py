@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,19 +12,22 @@ from rich.markup import escape
 from flow.errors import FlowError
 from vidstyle.errors import VidstyleError
 
+if TYPE_CHECKING:  # torch is imported where a device is resolved (``vidstyle --help`` stays fast)
+    import torch
+
 # Progress bars and summaries go to stderr so stdout stays clean for piping.
 console = Console(stderr=True, highlight=False)
 
 USER_ERRORS = (VidstyleError, FlowError)
 
 
-def fail(message: str) -> "typer.Exit":
+def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (code 2)."""
     console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # a message's [..] is text
     return typer.Exit(code=2)
 
 
-def resolve_device(name: str) -> "torch.device":  # noqa: F821
+def resolve_device(name: str) -> torch.device:
     """``auto`` picks cuda, then mps, then cpu; explicit names are checked."""
     import torch
 
@@ -83,7 +86,3 @@ def parse_floats(text: str | None, *, option: str) -> list[float]:
         return [float(t) for t in items]
     except ValueError:
         raise VidstyleError(f"{option}: expected comma-separated numbers, got {text!r}") from None
-
-
-def stdout_is_tty() -> bool:
-    return sys.stderr.isatty()

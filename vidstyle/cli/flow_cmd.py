@@ -1,8 +1,10 @@
 """``vidstyle flow``: precompute a video's optical flows and reliability masks into the flow cache.
 
 Also writes, on request, a colour-wheel video of the forward flows, Middlebury
-``.flo`` files and the masks as PNGs. :func:`flow_backend_params` turns the
-shared ``--method/--preset/--flow-weights`` options into ``get_backend`` keywords.
+``.flo`` files and the masks as PNGs. The flow options are those of ``vidstyle
+video`` and ``vidstyle evaluate`` (:mod:`vidstyle.cli.flow_options`), and so are
+the frame size rule (never upscaled) and the default cache: run with the same
+options as a later ``vidstyle video``, this fills that run's flow cache.
 """
 
 from __future__ import annotations
@@ -17,76 +19,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vidstyle import defaults
 from vidstyle.atomic import atomic_file
+from vidstyle.cli import flow_options as fo
 from vidstyle.cli import options as o
-from vidstyle.cli.checks import (VIDEO_EXTENSIONS, Rule, check_extension, check_folder_option, check_numbers,
-                                 check_video_size)
+from vidstyle.cli.checks import (
+    VIDEO_EXTENSIONS,
+    Rule,
+    check_extension,
+    check_folder_option,
+    check_numbers,
+    check_video_size,
+)
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.guard import out_of_memory
-from vidstyle.cli.progress import download_progress
 from vidstyle.errors import VidstyleError
-
-FLOW = "Flow options"
-
-METHOD_HELP = (
-    "deepflow: OpenCV-contrib DeepFlow (CPU; it has no DeepMatching step, so it is weaker on large "
-    "motion than the DeepFlow2 of Ruder et al.). dis: OpenCV DIS, the fast CPU option (see --preset). "
-    "spynet: SPyNet in PyTorch, CPU or GPU; its public pretrained weights are for NON-COMMERCIAL RESEARCH "
-    "ONLY (downloaded once into the torch hub cache, never bundled). raft: torchvision's RAFT-small."
-)
-
-Method = Annotated[str, typer.Option("--method", help=METHOD_HELP, rich_help_panel=FLOW)]
-Preset = Annotated[str, typer.Option("--preset", help="DIS preset: ultrafast, fast or medium.", rich_help_panel=FLOW)]
-FlowWeights = Annotated[Optional[str], typer.Option(
-    "--flow-weights", help="spynet/raft weights: a local file, or a SPyNet model name (sintel-final, sintel-clean, "
-    "chairs-final, chairs-clean, kitti-final; default sintel-final). SPyNet weights: non-commercial research only.",
-    rich_help_panel=FLOW)]
-CacheDir = Annotated[Optional[Path], typer.Option(
-    "--cache-dir", help="Flow cache folder (default $XDG_CACHE_HOME/vidstyle/flow, i.e. ~/.cache/vidstyle/flow).",
-    rich_help_panel=FLOW)]
-
-
-def default_cache_dir() -> Path:
-    """The per-user flow cache: ``$XDG_CACHE_HOME/vidstyle/flow`` (default ``~/.cache/vidstyle/flow``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / defaults.FLOW_CACHE_SUBDIR
-
-
-def flow_backend_params(method: str, *, preset: str = defaults.DIS_PRESET, flow_weights: str | None = None,
-                        quiet: bool = False) -> dict:
-    """Keyword arguments for ``flow.get_backend(method, ...)`` from the CLI's flow options."""
-    if method not in defaults.FLOW_METHODS:
-        raise VidstyleError(f"--method {method!r}: expected one of {', '.join(defaults.FLOW_METHODS)}")
-    if method == "dis":
-        params: dict = {"preset": preset}
-    elif preset != defaults.DIS_PRESET:
-        raise VidstyleError(f"--preset is a DIS setting; --method {method} does not take it")
-    else:
-        params = {}
-    if flow_weights is not None:
-        if method not in ("spynet", "raft"):
-            raise VidstyleError(f"--flow-weights is for spynet or raft; --method {method} has no weights")
-        params["weights"] = flow_weights
-    elif method == "spynet":
-        params["weights"] = defaults.SPYNET_MODEL
-    if method in ("spynet", "raft"):
-        params["progress"] = download_progress(quiet)
-    return params
-
-
-def open_cache(cache_dir: Path | None, *, no_cache: bool):
-    """The flow cache: an explicit unwritable ``--cache-dir`` is an error; an unwritable default
-    folder is a warning and the run goes on without a cache."""
-    from flow import FlowCache, FlowError
-
-    if no_cache:
-        return None
-    if cache_dir is not None:
-        return FlowCache(cache_dir)
-    try:
-        return FlowCache(default_cache_dir())
-    except FlowError as exc:
-        console.print(f"[yellow]warning:[/] {exc}; running without a flow cache (pass --cache-dir DIR)")
-        return None
 
 
 def _check_dir(path: Path, overwrite: bool, option: str) -> Path:
@@ -106,10 +51,10 @@ def _check_dir(path: Path, overwrite: bool, option: str) -> Path:
 
 def _save_mask_png(path: Path, mask) -> None:
     import cv2
-    import numpy as np
 
-    arr = (mask[0, 0].clamp(0, 1).mul(255).round().to("cpu").numpy()).astype(np.uint8)
-    ok, png = cv2.imencode(".png", arr)
+    from vidstyle.imageio import to_uint8  # torch-backed, like the masks this is called with
+
+    ok, png = cv2.imencode(".png", to_uint8(mask)[..., 0])  # (1, 1, H, W) -> H x W grey
     if not ok:
         raise VidstyleError(f"cannot encode {path}")
     with atomic_file(path) as fh:
@@ -120,21 +65,23 @@ def register(app: typer.Typer) -> None:
     @app.command("flow")
     def flow_cmd(
         video: Annotated[Path, typer.Argument(help="Input video.")],
-        method: Method = defaults.FLOW_METHOD,
-        preset: Preset = defaults.DIS_PRESET,
+        method: fo.Method = defaults.FLOW_METHOD,
+        preset: fo.Preset = defaults.DIS_PRESET,
         size: Annotated[int, typer.Option("--size", help="Long side of the frames the flow is computed on, px "
-                                          "(use the size you will stylize at, so the cache is reused).",
-                                          rich_help_panel=FLOW)] = defaults.VIDEO_SIZE,
+                                          "(rounded to even, never above the source's: the rule of vidstyle "
+                                          "video, so use the --size you will stylize at and its run finds these "
+                                          "flows in the cache).", rich_help_panel=fo.FLOW)] = defaults.VIDEO_SIZE,
         visualize: Annotated[Optional[Path], typer.Option(
             "--visualize", help="Write the forward flows as a colour-wheel video (Baker et al. 2011).")] = None,
         save_flo: Annotated[Optional[Path], typer.Option(
             "--save-flo", help="Folder for Middlebury .flo files: forward_NNNNN.flo (frame N -> N+1) and "
             "backward_NNNNN.flo (frame N -> N-1).")] = None,
         masks: Annotated[Optional[Path], typer.Option(
-            "--masks", help="Folder for reliability masks reliable_NNNNN.png of frame N w.r.t. N-1 (white = reliable).")] = None,
-        cache_dir: CacheDir = None,
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the flow cache.")] = False,
-        flow_weights: FlowWeights = None,
+            "--masks",
+            help="Folder for reliability masks reliable_NNNNN.png of frame N w.r.t. N-1 (white = reliable).")] = None,
+        cache_dir: fo.CacheDir = None,
+        no_cache: fo.NoCache = False,
+        flow_weights: fo.FlowWeights = None,
         device: o.Device = "auto",
         max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stop after this many frames.")] = None,
         overwrite: o.Overwrite = False,
@@ -151,10 +98,11 @@ def register(app: typer.Typer) -> None:
             check_folder_option(save_flo, "--save-flo")
             check_folder_option(masks, "--masks")
             # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
-            from flow import FlowVideoWriter, get_backend, iter_flows, write_flo
+            from flow import FlowVideoWriter, iter_flows, write_flo
             from vidstyle.video.decode import iter_frames, probe
 
-            params = flow_backend_params(method, preset=preset, flow_weights=flow_weights, quiet=quiet)
+            choice = fo.flow_choice(method, preset=preset, flow_weights=flow_weights, cache_dir=cache_dir,
+                                    no_cache=no_cache)
             if visualize is not None:
                 check_output(visualize, overwrite)
             flo_dir = _check_dir(save_flo, overwrite, "--save-flo") if save_flo is not None else None
@@ -166,11 +114,11 @@ def register(app: typer.Typer) -> None:
             if total_frames is not None and total_frames < 2:
                 raise VidstyleError(f"{video} has {total_frames} frame: flow needs at least 2")
             dev = resolve_device(device)
-            backend = get_backend(method, device=dev, **params)
-            cache = open_cache(cache_dir, no_cache=no_cache)
+            backend = fo.build_backend(choice, device=dev, quiet=quiet)
+            cache = fo.open_cache(choice)
             writer = FlowVideoWriter(visualize, fps=info.fps or 10) if visualize is not None else None
             pairs = full_hits = 0
-            shape = None
+            hw = (0, 0)  # the flows' height and width, from the first pair
             t0 = time.perf_counter()
             progress = Progress(
                 TextColumn(f"[bold]flow {method}"), BarColumn(), MofNCompleteColumn(), TextColumn("pairs"),
@@ -185,7 +133,7 @@ def register(app: typer.Typer) -> None:
                         t = pf.index
                         pairs += 1
                         full_hits += pf.cached
-                        shape = pf.flow_fw.shape
+                        hw = (int(pf.flow_fw.shape[-2]), int(pf.flow_fw.shape[-1]))
                         if writer is not None:
                             writer.write(pf.flow_fw)
                         if flo_dir is not None:
@@ -210,7 +158,7 @@ def register(app: typer.Typer) -> None:
                 raise
             raise fail(message) from None
         seconds = time.perf_counter() - t0
-        h, w = shape[-2:]
+        h, w = hw
         summary = f"{pairs} pairs at {w}x{h} with {method} in {seconds:.1f}s ({pairs / max(seconds, 1e-9):.2f} pairs/s)"
         if cache is not None:
             st = cache.stats

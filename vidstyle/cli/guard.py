@@ -83,4 +83,4 @@ def work_dir_summary(root: Path, *, keep: bool, cache_inside: bool) -> str:
         return f"[dim]removed work dir {shown} ({size}; --no-keep-work)[/]"
     why = "frames and flow cache" if cache_inside and (Path(root) / "flow").is_dir() else "frames"
     return (f"[dim]work dir {shown} ({size}: {why}) kept: the same command re-encodes without restyling "
-            f"and other styles reuse its flows; remove it or pass --no-keep-work[/]")
+            f"(flows stay in the flow cache); remove it or pass --no-keep-work[/]")

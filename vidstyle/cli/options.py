@@ -7,15 +7,22 @@ aliases and turns them into a :class:`vidstyle.engine.Settings` with
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from vidstyle import defaults
+from vidstyle.cli.checks import option_name
 from vidstyle.cli.common import parse_csv, parse_floats
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError, VidstyleError
+
+if TYPE_CHECKING:  # torch-backed: imported inside the functions at run time, after the argument checks
+    import torch
+
+    from vidstyle.engine import Settings
 
 ENGINE = "Engine options"
 LOSS = "Loss options"
@@ -30,7 +37,8 @@ MinIterations = Annotated[int, typer.Option("--min-iterations", help="The early 
 Tol = Annotated[float, typer.Option("--tol", help="Early stop: mean relative loss decrease per iteration over "
                                     f"the last {defaults.TOL_WINDOW} iterations below this. 0 disables it.",
                                     rich_help_panel=ENGINE)]
-Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs (projected L-BFGS) or adam.", rich_help_panel=ENGINE)]
+Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs (projected L-BFGS) or adam.",
+                                        rich_help_panel=ENGINE)]
 LearningRate = Annotated[float, typer.Option("--lr", help="Adam step size (pixels in [0, 1]).", rich_help_panel=ENGINE)]
 Init = Annotated[str, typer.Option("--init", help="noise, content, or an image file.", rich_help_panel=ENGINE)]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the noise image (same seed, same output).",
@@ -67,7 +75,8 @@ TVWeight = Annotated[Optional[float], typer.Option("--tv-weight", help="Total-va
 ContentLayers = Annotated[Optional[str], typer.Option("--content-layers",
                                                       help=f"Default {','.join(defaults.CONTENT_LAYERS)}.",
                                                       rich_help_panel=LOSS)]
-StyleLayers = Annotated[Optional[str], typer.Option("--style-layers", help=f"Default {','.join(defaults.STYLE_LAYERS)}.",
+StyleLayers = Annotated[Optional[str], typer.Option("--style-layers",
+                                                    help=f"Default {','.join(defaults.STYLE_LAYERS)}.",
                                                     rich_help_panel=LOSS)]
 StyleLayerWeights = Annotated[Optional[str], typer.Option("--style-layer-weights",
                                                           help="One weight per style layer (normalised to sum 1).",
@@ -80,9 +89,21 @@ GramNorm = Annotated[str, typer.Option("--gram-norm", help="Gram normalisation: 
                                        rich_help_panel=LOSS)]
 
 
+# Library parameters whose flag is not "--" + the name with dashes (see user_message).
+FLAGS = {"color_match": "--match", "styles": "STYLE", "content": "CONTENT"}
+
+
+def user_message(exc: BaseException) -> str:
+    """The one-line message of a user error, a library :class:`SettingsError` under its flag's
+    name ("size must be > 0" -> "--size must be > 0"), so one check serves the API and the CLI."""
+    if isinstance(exc, SettingsError):
+        return f"{FLAGS.get(exc.param, option_name(exc.param))} {exc.detail}"
+    return str(exc)
+
+
 def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITERATIONS,
                     min_iterations: int = defaults.MIN_ITERATIONS, tol: float = defaults.TOL,
-                    optimizer: str = defaults.OPTIMIZER, lr: float = defaults.ADAM_LR, init: str = defaults.INIT,
+                    optimizer: str = defaults.OPTIMIZER, lr: float = defaults.ADAM_LR, init: str | None = None,
                     seed: int = defaults.SEED, scales: str = defaults.SCALES, model: str = defaults.MODEL,
                     weights: Path | None = None, pooling: str = defaults.POOLING,
                     content_weight: float | None = None, style_weight: float | None = None,
@@ -90,29 +111,21 @@ def engine_settings(*, size: int = defaults.SIZE, iterations: int = defaults.ITE
                     style_layers: str | None = None, style_layer_weights: str | None = None,
                     style_blend: str | None = None, style_scale: float = defaults.STYLE_SCALE,
                     gram_norm: str = defaults.GRAM_NORM,
-                    precision: str = defaults.PRECISION) -> "Settings":  # noqa: F821
-    """Validate raw CLI values and build the engine's settings."""
+                    precision: str = defaults.PRECISION) -> Settings:
+    """Build the engine's settings from raw CLI values (``None``: the mode's default, filled by
+    :func:`vidstyle.engine.resolve`). Numbers were checked by :func:`vidstyle.cli.checks.check_numbers`;
+    what is checked here needs no torch (names and files), so a refusal answers at once."""
     # Deferred: this module declares options for every command and must not import torch.
     from vidstyle.engine import Settings
     from vidstyle.optimize import OptimizerSettings
 
-    if iterations <= 0:
-        raise VidstyleError(f"--iterations must be > 0, got {iterations}")
-    if size <= 0:
-        raise VidstyleError(f"--size must be > 0, got {size}")
-    if min_iterations < 0:
-        raise VidstyleError(f"--min-iterations must be >= 0, got {min_iterations}")
-    if tol < 0:
-        raise VidstyleError(f"--tol must be >= 0, got {tol}")
     if optimizer not in defaults.OPTIMIZERS:
         raise VidstyleError(f"--optimizer {optimizer!r}: expected lbfgs or adam")
     if precision not in defaults.PRECISIONS:
         raise VidstyleError(f"--precision {precision!r}: expected one of {', '.join(defaults.PRECISIONS)}")
-    if lr <= 0:
-        raise VidstyleError(f"--lr must be > 0, got {lr}")
     if weights is not None and not Path(weights).is_file():
         raise VidstyleError(f"--weights {weights}: no such file")
-    if init not in defaults.INITS and not Path(init).is_file():
+    if init is not None and init not in defaults.INITS and not Path(init).is_file():
         raise VidstyleError(f"--init {init!r}: expected noise, content or an existing image file")
     layer_w = parse_floats(style_layer_weights, option="--style-layer-weights") if style_layer_weights else None
     blend = parse_floats(style_blend, option="--style-blend") if style_blend else None
@@ -134,18 +147,17 @@ def precision_cache_file() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / defaults.PRECISION_CACHE
 
 
-def choose_precision(settings: "Settings", device) -> tuple["Settings", str]:  # noqa: F821
+def choose_precision(settings: Settings, device: torch.device) -> tuple[Settings, str]:
     """Settings with ``--precision`` resolved for ``device`` (auto: measured once per machine, cached),
     and for auto a line saying which (else ""); a precision the device lacks is a :class:`VidstyleError`."""
-    from dataclasses import replace
-
-    from vidstyle import precision
+    from vidstyle import precision  # torch: deferred like every engine import here
 
     choice = precision.choose(settings.precision, device, cache_file=precision_cache_file())
-    return replace(settings, precision=choice.precision), choice.note() if choice.requested == "auto" else ""
+    note = choice.note() if choice.requested == "auto" else ""
+    return dataclasses.replace(settings, precision=choice.precision), note
 
 
-# ------------------------------------------------- spatial and colour control (vidstyle.spatial, vidstyle.color)
+# ------------------------------------- spatial and colour control (vidstyle.controls, vidstyle.masks, vidstyle.color)
 SPATIAL = "Spatial and colour control"
 
 StyleSpec = Annotated[Optional[list[str]], typer.Option(

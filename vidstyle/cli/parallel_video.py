@@ -86,7 +86,8 @@ class WorkerTable:
 
 
 def main(input, styles, style_imgs, *, out, vs, work_root, restart, overwrite, quiet, workers, ray_address,
-         chunk_length, seam_overlap, device, log, keep_work: bool = True) -> None:
+         chunk_length, seam_overlap, device, log, keep_work: bool = True, flow_params: dict | None = None,
+         cache_dir=None) -> None:
     """The parallel ``vidstyle video``: run, write --log, print the summary (exit 130 when interrupted)."""
     import typer
     from rich.markup import escape
@@ -99,7 +100,8 @@ def main(input, styles, style_imgs, *, out, vs, work_root, restart, overwrite, q
     with graceful_interrupt() as stop:
         result = run(input, style_imgs, out=out, vs=vs, work_root=work_root, restart=restart, overwrite=overwrite,
                      quiet=quiet, stop=stop, workers=workers, ray_address=ray_address, chunk_length=chunk_length,
-                     seam_overlap=seam_overlap, device=device, log_payload=payload)
+                     seam_overlap=seam_overlap, device=device, log_payload=payload, flow_params=flow_params,
+                     cache_dir=cache_dir)
     if log is not None:
         write_json(log, payload)
     if result.stop_reason == "interrupted":
@@ -109,12 +111,12 @@ def main(input, styles, style_imgs, *, out, vs, work_root, restart, overwrite, q
     console.print(f"[green]wrote {escape(str(result.output))}[/]: {escape(result.summary())}", soft_wrap=True)
     for note in result.notes:
         console.print(f"[dim]{escape(note)}[/]")
-    # Flows live on the workers (their own caches), so the work dir holds frames only.
+    # Flows live in the flow cache (or the workers' own), so the work dir holds frames only.
     console.print(work_dir_summary(result.work_dir, keep=keep_work, cache_inside=False), soft_wrap=True)
 
 
 def run(input, style_imgs, *, out, vs, work_root, restart, overwrite, quiet, stop, workers, ray_address,
-        chunk_length, seam_overlap, device, log_payload):
+        chunk_length, seam_overlap, device, log_payload, flow_params=None, cache_dir=None):
     """Run the parallel path; returns the result and fills ``log_payload`` (when given) for --log."""
     from vidstyle.video.parallel import stylize_video_parallel
 
@@ -123,7 +125,8 @@ def run(input, style_imgs, *, out, vs, work_root, restart, overwrite, quiet, sto
                                         address=ray_address, chunk_length=chunk_length, overlap=seam_overlap,
                                         device=None if device is None or str(device) == "cpu" else device,
                                         work_dir=work_root, restart=restart, overwrite=overwrite,
-                                        observer=table, should_stop=stop)
+                                        observer=table, should_stop=stop, flow_params=flow_params,
+                                        cache_dir=cache_dir)
     if log_payload is not None:
         log_payload.update({
             "frames": result.frames, "seconds": result.seconds, "output": str(result.output) if result.output else None,
@@ -134,6 +137,7 @@ def run(input, style_imgs, *, out, vs, work_root, restart, overwrite, quiet, sto
                          "backward": [c.number for c in result.chunks if c.backward],
                          "anchors": {str(k): v for k, v in result.anchors.items()},
                          "seams": [s.start for s in result.seams], "seam_frames": result.seam_frames,
+                         "cuts": result.cuts,
                          "skipped_seams": result.skipped_seams, "tasks": result.task_log},
             "temporal": {"e_temp": result.e_temp, "flash": result.flash, "seam_ratio": result.seam_ratio,
                          "per_frame": {str(k): v for k, v in result.errors.items()}}})

@@ -7,10 +7,18 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from vidstyle.atomic import write_json  # noqa: F401  (re-exported for the commands)
 from vidstyle.cli.common import console
@@ -27,7 +35,7 @@ class RunProgress:
             TextColumn("{task.fields[rate]} it/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             TextColumn("{task.fields[losses]}"), console=console, disable=quiet, transient=False,
         )
-        self._task = None
+        self._task: TaskID | None = None
         self._scale = None
         self._t0 = 0.0
 
@@ -47,6 +55,7 @@ class RunProgress:
             h, w = info.size
             desc = f"{self.label} {w}x{h}" + (f" ({info.scale + 1}/{info.scales})" if info.scales > 1 else "")
             self._task = self._progress.add_task(desc, total=info.iterations, rate="-", losses="")
+        assert self._task is not None  # set above on the first call (its scale differs from None)
         dt = time.perf_counter() - self._t0
         rate = f"{info.iteration / dt:.1f}" if dt > 0 else "-"
         losses = f"loss {info.loss:.4g} (" + ", ".join(f"{k} {v:.3g}" for k, v in info.terms.items()) + ")"

@@ -8,15 +8,23 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from vidstyle import defaults
+from vidstyle.atomic import write_text
 from vidstyle.cli import options as o
 from vidstyle.cli.checks import check_folder_option, check_input_file, check_numbers
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.guard import guard_memory, out_of_memory
 from vidstyle.cli.progress import download_progress, environment, graceful_interrupt, write_json
-from vidstyle.atomic import write_text
 from vidstyle.errors import VidstyleError
 
 SHEET, JSON, MARKDOWN, CELLS = "sheet.png", "results.json", "results.md", "cells"
@@ -30,7 +38,7 @@ class SweepProgress:
                            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
                            TimeRemainingColumn(), console=console, disable=quiet)
         self._runs = self._p.add_task("runs", total=total, info="")
-        self._iters = None
+        self._iters: TaskID | None = None
         self._t0 = time.perf_counter()
 
     def __enter__(self):
@@ -48,6 +56,7 @@ class SweepProgress:
         self._t0 = time.perf_counter()
 
     def __call__(self, info) -> None:
+        assert self._iters is not None, "on_cell comes before the run's iterations"
         dt = time.perf_counter() - self._t0
         rate = f"{info.iteration / dt:.1f} it/s" if dt > 0 else ""
         scale = f" scale {info.scale + 1}/{info.scales}" if info.scales > 1 else ""
@@ -68,6 +77,32 @@ def split_values(raw: list[str] | None, mode: str) -> list[str] | None:
     if not items:
         raise VidstyleError("--values: empty list")
     return items
+
+
+def input_paths(over: str, images: list[Path], styles: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(contents, styles) of a sweep: with --style every IMAGE is a content; without it the first IMAGE
+    is the content and the rest are styles; ``style-layers`` takes styles only."""
+    if over == "style-layers":
+        return [], images + styles
+    if over == "content-layers" or styles or over == "grid":
+        if over == "grid" and not styles:
+            raise VidstyleError("--over grid: give the contents as IMAGES and each style with --style")
+        return images, styles
+    return images[:1], images[1:]
+
+
+def write_results(result, outdir: Path, *, cell: int, device, save_image, cell_filename) -> None:
+    """Each run's image, the contact sheet, results.json and results.md (every file atomic)."""
+    for r in result.results:
+        save_image(r.image, outdir / CELLS / cell_filename(r.cell))
+    save_image(result.sheet(cell), outdir / SHEET)
+    payload = result.to_json()
+    for rec, r in zip(payload["runs"], result.results):
+        rec["file"] = f"{CELLS}/{cell_filename(r.cell)}"
+    payload.update({"settings": result.plan.cells[0].settings.to_dict(), "device": str(device),
+                    "environment": environment()})
+    write_json(outdir / JSON, payload)
+    write_text(outdir / MARKDOWN, f"# vidstyle sweep --over {result.plan.mode}\n\n" + result.markdown())
 
 
 def register(app: typer.Typer) -> None:
@@ -130,10 +165,10 @@ def register(app: typer.Typer) -> None:
             value_list = split_values(values, over)
             if cell < 16:
                 raise VidstyleError(f"--cell must be >= 16 px, got {cell}")
-            default_init = defaults.IMAGE_INIT if over not in ("content-layers", "style-layers", "seeds") else "noise"
+            # init None: each run's mode decides (vidstyle.engine.resolve; reconstruction, texture and seeds: noise)
             settings = o.engine_settings(
                 size=size, iterations=iterations, min_iterations=min_iterations, tol=tol, optimizer=optimizer,
-                lr=lr, init=init or default_init, seed=seed, scales=scales, model=model, weights=weights,
+                lr=lr, init=init, seed=seed, scales=scales, model=model, weights=weights,
                 pooling=pooling, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                 content_layers=content_layers, style_layers=style_layers, style_layer_weights=style_layer_weights,
                 style_blend=style_blend, style_scale=style_scale, gram_norm=gram_norm, precision=precision)
@@ -141,15 +176,7 @@ def register(app: typer.Typer) -> None:
             settings, precision_note = o.choose_precision(settings, resolve_device(device))
             if precision_note and not quiet:
                 console.print(f"[dim]{precision_note}[/]")
-            image_paths, style_paths = list(images or []), list(style or [])
-            if over == "style-layers":
-                content_paths, style_paths = [], image_paths + style_paths
-            elif over == "content-layers" or style_paths or over == "grid":
-                content_paths = image_paths
-                if over == "grid" and not style_paths:
-                    raise VidstyleError("--over grid: give the contents as IMAGES and each style with --style")
-            else:
-                content_paths, style_paths = image_paths[:1], image_paths[1:]
+            content_paths, style_paths = input_paths(over, list(images or []), list(style or []))
 
             def named(paths, what):
                 return [(p.stem, load_image(p, what=what)) for p in paths]
@@ -187,23 +214,14 @@ def register(app: typer.Typer) -> None:
                 bar.done(len(result.results))
             if not result.results:
                 raise VidstyleError("interrupted before the first run finished: nothing written")
-            for r in result.results:
-                save_image(r.image, outdir / CELLS / cell_filename(r.cell))
-            save_image(result.sheet(cell), outdir / SHEET)
-            payload = result.to_json()
-            for rec, r in zip(payload["runs"], result.results):
-                rec["file"] = f"{CELLS}/{cell_filename(r.cell)}"
-            payload.update({"settings": plan.cells[0].settings.to_dict(), "device": str(dev),
-                            "environment": environment()})
-            write_json(outdir / JSON, payload)
-            write_text(outdir / MARKDOWN, f"# vidstyle sweep --over {over}\n\n" + result.markdown())
+            write_results(result, outdir, cell=cell, device=dev, save_image=save_image, cell_filename=cell_filename)
             done = f"{len(result.results)}/{len(plan.cells)} runs"
             console.print(f"[green]wrote {outdir / SHEET}[/], {JSON}, {MARKDOWN}: {done} in {result.seconds:.1f}s, "
                           f"{result.targets_computed} style target computation(s)")
             if len(result.results) < len(plan.cells):
                 raise fail(f"interrupted: wrote the {done} that finished")
         except USER_ERRORS as exc:
-            raise fail(str(exc)) from None
+            raise fail(o.user_message(exc)) from None
         except Exception as exc:  # noqa: BLE001 - only out-of-memory becomes a user error
             message = out_of_memory(exc)
             if message is None:

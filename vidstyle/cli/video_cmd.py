@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vidstyle import defaults
+from vidstyle.cli import flow_options as fo
 from vidstyle.cli import options as o
 from vidstyle.cli.checks import check_extension, check_input_file, check_numbers, check_video_size
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, parse_csv, resolve_device
@@ -19,6 +21,13 @@ from vidstyle.cli.guard import check_work_dir, guard_memory, out_of_memory, work
 from vidstyle.cli.progress import environment, graceful_interrupt, write_json
 from vidstyle.errors import VidstyleError
 from vidstyle.video.outputs import check_output_path, normalise_output, remove_stale_partials
+
+if TYPE_CHECKING:  # torch and PyAV: imported at run time only once the command line is checked
+    import torch
+
+    from vidstyle.engine import ResolvedSettings
+    from vidstyle.video.decode import VideoInfo
+    from vidstyle.video.pipeline import VideoSettings
 
 VIDEO = "Video options"
 PARALLEL = "Parallel runs (Ray)"
@@ -95,7 +104,7 @@ def _video_settings(*, size, iterations, first_iterations, min_iterations, tol, 
         iterations = min(iterations, defaults.PREVIEW_ITERATIONS)
         max_frames = min(max_frames, preview) if max_frames else preview
     es = o.engine_settings(size=size, iterations=iterations, min_iterations=min_iterations, tol=tol,
-                           optimizer=optimizer, lr=lr, init="content", seed=seed, scales=scales, model=model,
+                           optimizer=optimizer, lr=lr, seed=seed, scales=scales, model=model,
                            weights=weights, pooling=pooling, content_weight=content_weight, style_weight=style_weight,
                            tv_weight=tv_weight, content_layers=content_layers, style_layers=style_layers,
                            style_layer_weights=style_layer_weights, style_blend=style_blend, style_scale=style_scale,
@@ -120,8 +129,8 @@ def check_mask_fits(mask: Path, hw: tuple[int, int]) -> None:
     """Refuse a --mask of another aspect ratio before any work (its header or probe, nothing decoded)."""
     import torch
 
+    from vidstyle.masks import fit_mask
     from vidstyle.memory import image_header_size
-    from vidstyle.spatial import fit_mask
 
     size = image_header_size(mask)
     if size is None:  # a mask video
@@ -137,6 +146,139 @@ def _frame_hw(output_size, info, size: int) -> tuple[int, int]:
     return h, w
 
 
+# -- the steps of `vidstyle video`, in the order they run -------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What the set-up of a ``vidstyle video`` run decided (the rest of the command works from it)."""
+
+    info: VideoInfo  # of the input
+    vs: VideoSettings  # precision chosen for the device
+    es: ResolvedSettings  # of ``vs.engine``
+    notes: list[str]
+    flow: fo.FlowChoice
+    out: Path
+    work_root: Path
+    device: torch.device
+
+
+def _check_command_line(input: Path, styles: list[Path], *, size: int | None, mask: Path | None,
+                        log: Path | None, output: str | None, codec: str, overwrite: bool) -> Path | None:
+    """The checks that need no heavy library (files, extensions, outputs); the output path if given."""
+    check_video_size(size)
+    check_input_file(input, "video")
+    for s in styles:
+        check_input_file(s, "style image")
+    if mask is not None:
+        check_input_file(mask, "--mask")
+    check_extension(log, "--log", (".json",))
+    if log is not None:
+        check_output(log, overwrite)
+    out = normalise_output(output) if output is not None else None
+    if out is not None:
+        check_output_path(out, codec=codec, overwrite=overwrite)
+    return out
+
+
+def _prepare(input: Path, styles: list[Path], info: VideoInfo, vs: VideoSettings, flow_opts: fo.FlowChoice, *,
+             out: Path | None, codec: str, overwrite: bool, work_dir: Path | None, device: str, quiet: bool,
+             preview: bool) -> _Run:
+    """Output and work folder, device, flow backend (weights fetched now) and precision."""
+    from vidstyle.engine import resolve
+    from vidstyle.video.pipeline import default_output, default_work_dir
+
+    if out is None:
+        out = default_output(input, styles, preview=preview)
+        check_output_path(out, codec=codec, overwrite=overwrite)
+    work_root = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    check_work_dir(work_root, out)
+    for stale in remove_stale_partials(out):
+        console.print(f"[dim]removed {escape(str(stale))}, left by a run killed while encoding[/]", soft_wrap=True)
+    dev = resolve_device(device)
+    # Built once here, before any long work: downloads spynet/raft weights (with a bar) and checks a
+    # --flow-weights file; the run then builds its own from the same plain parameters.
+    fo.build_backend(flow_opts, device=dev, quiet=quiet)
+    engine, precision_note = o.choose_precision(vs.engine, dev)
+    vs = dataclasses.replace(vs, engine=engine)
+    es, notes = resolve(vs.engine, mode="video")
+    if precision_note:
+        notes.append(precision_note)
+    return _Run(info=info, vs=vs, es=es, notes=notes, flow=flow_opts, out=out, work_root=work_root, device=dev)
+
+
+def _check_fits(run: _Run, input: Path, styles: list[Path], *, mask: Path | None, start: float,
+                restart: bool) -> None:
+    """Refusals that need the input's size: --start past the end, a mask of another shape, too little memory."""
+    from vidstyle.engine import needed_layers
+    from vidstyle.video.decode import output_size
+    from vidstyle.video.workdir import unfinished_manifest
+
+    info, es = run.info, run.es
+    width, height = output_size(info.width, info.height, run.vs.engine.size)
+    if info.duration is not None and start >= info.duration:
+        raise VidstyleError(f"--start {start:g}: the video {input} is only {info.duration:.2f}s long")
+    if mask is not None:
+        check_mask_fits(mask, (height, width))
+    guard_memory((height, width), needed_layers(es), device=run.device, optimizer=es.optim.optimizer,
+                 style_paths=styles, style_scale=es.style_scale, video=True,
+                 sizes_for=lambda n: _frame_hw(output_size, info, n))
+    if unfinished_manifest(run.work_root) and not restart:
+        console.print(f"[dim]work dir {escape(str(run.work_root))} holds no finished frame: this run's "
+                      "settings replace the earlier run's[/]", soft_wrap=True)
+
+
+def _stylize(run: _Run, input: Path, style_imgs: list, *, restart: bool, overwrite: bool, quiet: bool,
+             measure: bool):
+    """The sequential run, with a progress display; E_temp of the result when ``measure`` (for --log)."""
+    from vidstyle.cli.image_run import network_for
+    from vidstyle.engine import needed_layers
+    from vidstyle.video.pipeline import measure_temporal, stylize_video
+
+    net = network_for(run.es, needed_layers(run.es), run.device, quiet)
+    with graceful_interrupt() as stop, VideoProgress(quiet=quiet) as bar:
+        result = stylize_video(input, style_imgs, output=run.out, settings=run.vs, device=run.device, net=net,
+                               work_dir=run.work_root, restart=restart, cache_dir=run.flow.cache_dir,
+                               overwrite=overwrite, observer=bar, should_stop=stop, flow_params=run.flow.params)
+    report = None
+    if measure and result.frames >= 2 and result.output is not None:
+        report = measure_temporal(result, input, run.vs, device=run.device, cache_dir=run.flow.cache_dir,
+                                  flow_params=run.flow.params)
+    return result, report
+
+
+def _write_log(log: Path, run: _Run, input: Path, styles: list[Path], result, report) -> None:
+    """The --log JSON of a sequential run."""
+    flow_opts = run.flow
+    write_json(log, {
+        "command": "video", "input": str(input), "styles": [str(s) for s in styles],
+        "output": str(result.output) if result.output else None, "work_dir": str(result.work_dir),
+        "frames": result.frames, "stylized": result.stylized, "resumed": result.resumed,
+        "seconds": result.seconds, "seconds_per_frame": result.seconds_per_frame,
+        "stylize_seconds": result.stylize_seconds, "flow_seconds": result.flow_seconds,
+        "flow_cache": {"dir": str(flow_opts.cache_dir) if flow_opts.cache_dir else None,
+                       "hits": result.flow_hits, "misses": result.flow_misses},
+        "flow": {"method": flow_opts.method, "params": flow_opts.params},
+        "stop_reason": result.stop_reason, "settings": result.settings, "notes": result.notes,
+        "temporal": report.to_dict() if report else None,
+        "frame_reports": [vars(r) for r in result.reports], "device": str(run.device),
+        "environment": environment()})
+
+
+def _finish(result, report, *, keep_work: bool) -> None:
+    """How the run ended: interrupted (exit 130), stopped by a decode error (exit 2), or the summary."""
+    if result.stop_reason == "interrupted":
+        console.print(f"[yellow]interrupted[/]: {result.frames} frames seen, finished ones kept in "
+                      f"{result.work_dir}; run the same command again to continue")
+        raise typer.Exit(130)
+    if result.decode_error:
+        raise fail(f"{result.decode_error}; stylized the {result.frames} frames before it into "
+                   f"{result.output} (work dir {result.work_dir} kept)")
+    console.print(f"[green]wrote {result.output}[/]: {result.summary()}"
+                  + (f"; {report.summary()}" if report else ""))
+    console.print(work_dir_summary(result.work_dir, keep=keep_work, cache_inside=False), soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("video")
     def video_cmd(
@@ -146,11 +288,9 @@ def register(app: typer.Typer) -> None:
                                                       "PNG frames: a folder/ (trailing slash) or a pattern like "
                                                       "frames/%05d.png; default <input>.<style>.mp4 beside the "
                                                       "input. Never overwritten without -y.")] = None,
-        method: Annotated[str, typer.Option("--method", help="Optical flow: deepflow, dis (fast) or spynet.",
-                                            rich_help_panel=VIDEO)] = defaults.FLOW_METHOD,
         size: Annotated[Optional[int], typer.Option("--size", help="Long side of the stylized frames (rounded to "
-                                                    f"even); default {defaults.VIDEO_SIZE}, or the source's long side "
-                                                    "if smaller (no upscaling).", rich_help_panel=VIDEO)] = None,
+                                                    f"even; default {defaults.VIDEO_SIZE}); never above the source's "
+                                                    "long side (no upscaling).", rich_help_panel=VIDEO)] = None,
         start: Annotated[float, typer.Option("--start", help="Start at this second of the input.",
                                              rich_help_panel=VIDEO)] = 0.0,
         duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds to stylize.",
@@ -167,7 +307,8 @@ def register(app: typer.Typer) -> None:
                                                       "each new shot, per scale of --scales (the early stop may end "
                                                       "sooner).", rich_help_panel=VIDEO)] = defaults.FIRST_ITERATIONS,
         iterations: Annotated[int, typer.Option("--iterations", help="Iterations of each later frame "
-                                                "(one scale; the early stop may end sooner).", rich_help_panel=VIDEO)] = defaults.FRAME_ITERATIONS,
+                                                "(one scale; the early stop may end sooner).",
+                                                rich_help_panel=VIDEO)] = defaults.FRAME_ITERATIONS,
         long_term: Annotated[str, typer.Option("--long-term", help="Earlier frames the temporal loss uses, e.g. "
                                                "1,2,4 (masks combined closest first).", rich_help_panel=VIDEO)] =
         ",".join(map(str, defaults.LONG_TERM)),
@@ -190,11 +331,14 @@ def register(app: typer.Typer) -> None:
                                               rich_help_panel=VIDEO)] = False,
         keep_work: Annotated[bool, typer.Option("--keep-work/--no-keep-work", help="Keep the work dir after a "
                                                 "finished video (the same command then re-encodes without "
-                                                "restyling; other settings reuse its flows). --no-keep-work "
+                                                "restyling; flows live in the flow cache, not here). --no-keep-work "
                                                 "removes it once the video is written.", rich_help_panel=VIDEO)]
         = True,
-        cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache (default inside the "
-                                                          "work dir).", rich_help_panel=VIDEO)] = None,
+        method: fo.Method = defaults.FLOW_METHOD,
+        preset: fo.Preset = defaults.DIS_PRESET,
+        flow_weights: fo.FlowWeights = None,
+        cache_dir: fo.CacheDir = None,
+        no_cache: fo.NoCache = False,
         workers: Annotated[Optional[int], typer.Option("--workers", help="Chunk-parallel run on a local Ray "
                                                        "cluster of N workers (needs Ray: the 'ray' extra).",
                                                        rich_help_panel=PARALLEL)] = None,
@@ -219,7 +363,8 @@ def register(app: typer.Typer) -> None:
         gram_norm: o.GramNorm = defaults.GRAM_NORM,
         min_iterations: Annotated[int, typer.Option(
             "--min-iterations", help="Later frames: the early stop never fires before this (frame 0 and new shots "
-            f"use the still-image {defaults.MIN_ITERATIONS}).", rich_help_panel=o.ENGINE)] = defaults.FRAME_MIN_ITERATIONS,
+            f"use the still-image {defaults.MIN_ITERATIONS}).",
+            rich_help_panel=o.ENGINE)] = defaults.FRAME_MIN_ITERATIONS,
         tol: Annotated[float, typer.Option(
             "--tol", help="Later frames: stop once the whole loss (temporal term included) falls by less than this "
             f"per iteration, on average over the last {defaults.FRAME_TOL_WINDOW}; 0 disables it. Frame 0 and new "
@@ -251,25 +396,10 @@ def register(app: typer.Typer) -> None:
         try:
             # Everything that needs no heavy library first: a refused command line answers at once.
             check_numbers(locals())
-            check_video_size(size)
-            check_input_file(input, "video")
-            for s in styles:
-                check_input_file(s, "style image")
-            if mask is not None:
-                check_input_file(mask, "--mask")
-            check_extension(log, "--log", (".json",))
-            if log is not None:
-                check_output(log, overwrite)
-            out = normalise_output(output) if output is not None else None
-            if out is not None:
-                check_output_path(out, codec=codec, overwrite=overwrite)
+            out = _check_command_line(input, styles, size=size, mask=mask, log=log, output=output, codec=codec,
+                                      overwrite=overwrite)
             # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
-            from vidstyle.cli.image_cmds import network_for
-            from vidstyle.engine import needed_layers, resolve
-            from vidstyle.imageio import load_image
-            from vidstyle.video.decode import output_size, probe
-            from vidstyle.video.pipeline import default_output, default_work_dir, measure_temporal, stylize_video
-            from vidstyle.video.workdir import unfinished_manifest
+            from vidstyle.video.decode import probe
 
             info = probe(input)  # a bad input fails here, before the network is loaded
             if size is None:
@@ -284,81 +414,38 @@ def register(app: typer.Typer) -> None:
                 method=method, start=start, duration=duration, max_frames=max_frames, codec=codec, crf=crf,
                 preview=preview, mask=mask, mask_mode=mask_mode, guide=guide, colors=colors, match=match,
                 precision=precision)
-            if out is None:
-                out = default_output(input, styles, preview=preview is not None)
-                check_output_path(out, codec=codec, overwrite=overwrite)
-            work_root = Path(work_dir) if work_dir is not None else default_work_dir(out)
-            check_work_dir(work_root, out)
-            for stale in remove_stale_partials(out):
-                console.print(f"[dim]removed {escape(str(stale))}, left by a run killed while encoding[/]",
-                              soft_wrap=True)
-            dev = resolve_device(device)
-            engine, precision_note = o.choose_precision(vs.engine, dev)
-            vs = dataclasses.replace(vs, engine=engine)
-            es, notes = resolve(vs.engine)
-            if precision_note:
-                notes.append(precision_note)
+            flow_opts = fo.flow_choice(method, preset=preset, flow_weights=flow_weights, cache_dir=cache_dir,
+                                       no_cache=no_cache)
+            run = _prepare(input, styles, info, vs, flow_opts, out=out, codec=codec, overwrite=overwrite,
+                           work_dir=work_dir, device=device, quiet=quiet, preview=preview is not None)
             parallel = workers is not None or ray_address is not None  # Ray only then (vidstyle.cli.parallel_video)
             if parallel:
                 from vidstyle.cli.parallel_video import check_options
 
                 check_options(workers=workers, ray_address=ray_address, chunk_length=chunk_length,
                               seam_overlap=seam_overlap, max_frames=max_frames)
-            width, height = output_size(info.width, info.height, vs.engine.size)
-            if info.duration is not None and start >= info.duration:
-                raise VidstyleError(f"--start {start:g}: the video {input} is only {info.duration:.2f}s long")
-            if mask is not None:
-                check_mask_fits(mask, (height, width))
-            guard_memory((height, width), needed_layers(es), device=dev, optimizer=es.optim.optimizer,
-                         style_paths=styles, style_scale=es.style_scale, video=True,
-                         sizes_for=lambda n: _frame_hw(output_size, info, n))
-            if unfinished_manifest(work_root) and not restart:
-                console.print(f"[dim]work dir {escape(str(work_root))} holds no finished frame: this run's "
-                              "settings replace the earlier run's[/]", soft_wrap=True)
+            _check_fits(run, input, styles, mask=mask, start=start, restart=restart)
+            from vidstyle.imageio import load_image
+
             style_imgs = [load_image(s, what="style image") for s in styles]
-            for note in notes:
+            for note in run.notes:
                 console.print(f"[dim]{note}[/]")
             if parallel:  # reconstructed call (see vidstyle.cli.parallel_video.main)
                 from vidstyle.cli.parallel_video import main as parallel_main
 
-                parallel_main(input, styles, style_imgs, out=out, vs=vs, work_root=work_root, restart=restart,
-                              overwrite=overwrite, quiet=quiet, workers=workers, ray_address=ray_address,
-                              chunk_length=chunk_length, seam_overlap=seam_overlap, device=dev, log=log,
-                              keep_work=keep_work)
+                parallel_main(input, styles, style_imgs, out=run.out, vs=run.vs, work_root=run.work_root,
+                              restart=restart, overwrite=overwrite, quiet=quiet, workers=workers,
+                              ray_address=ray_address, chunk_length=chunk_length, seam_overlap=seam_overlap,
+                              device=run.device, log=log, keep_work=keep_work, flow_params=run.flow.params,
+                              cache_dir=run.flow.cache_dir)
                 return
-            net = network_for(es, needed_layers(es), dev, quiet)
-            with graceful_interrupt() as stop, VideoProgress(quiet=quiet) as bar:
-                result = stylize_video(input, style_imgs, output=out, settings=vs, device=dev, net=net,
-                                       work_dir=work_root, restart=restart, cache_dir=cache_dir,
-                                       overwrite=overwrite, observer=bar, should_stop=stop)
-            report = None
-            if log is not None and result.frames >= 2 and result.output is not None:
-                report = measure_temporal(result, input, vs, device=dev, cache_dir=cache_dir)
+            result, report = _stylize(run, input, style_imgs, restart=restart, overwrite=overwrite, quiet=quiet,
+                                      measure=log is not None)
             if log is not None:
-                write_json(log, {
-                    "command": "video", "input": str(input), "styles": [str(s) for s in styles],
-                    "output": str(result.output) if result.output else None, "work_dir": str(result.work_dir),
-                    "frames": result.frames, "stylized": result.stylized, "resumed": result.resumed,
-                    "seconds": result.seconds, "seconds_per_frame": result.seconds_per_frame,
-                    "stylize_seconds": result.stylize_seconds, "flow_seconds": result.flow_seconds,
-                    "flow_cache": {"hits": result.flow_hits, "misses": result.flow_misses},
-                    "stop_reason": result.stop_reason, "settings": result.settings, "notes": result.notes,
-                    "temporal": report.to_dict() if report else None,
-                    "frame_reports": [vars(r) for r in result.reports], "device": str(dev),
-                    "environment": environment()})
-            if result.stop_reason == "interrupted":
-                console.print(f"[yellow]interrupted[/]: {result.frames} frames seen, finished ones kept in "
-                              f"{result.work_dir}; run the same command again to continue")
-                raise typer.Exit(130)
-            if result.decode_error:
-                raise fail(f"{result.decode_error}; stylized the {result.frames} frames before it into "
-                           f"{result.output} (work dir {result.work_dir} kept)")
-            console.print(f"[green]wrote {result.output}[/]: {result.summary()}"
-                          + (f"; {report.summary()}" if report else ""))
-            console.print(work_dir_summary(result.work_dir, keep=keep_work, cache_inside=cache_dir is None),
-                          soft_wrap=True)
+                _write_log(log, run, input, styles, result, report)
+            _finish(result, report, keep_work=keep_work)
         except USER_ERRORS as exc:
-            raise fail(str(exc)) from None
+            raise fail(o.user_message(exc)) from None
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is turned into a user error here
             message = out_of_memory(exc)
             if message is None:
@@ -370,20 +457,23 @@ def register(app: typer.Typer) -> None:
     def evaluate_cmd(
         stylized: Annotated[Path, typer.Argument(help="Stylized video.")],
         source: Annotated[Path, typer.Option("--source", help="The video it was made from.")],
-        method: Annotated[str, typer.Option("--method", help="Optical flow on the source frames: deepflow, dis "
-                                            "or spynet.")] = defaults.FLOW_METHOD,
         start: Annotated[float, typer.Option("--start", help="Where in the source the stylized video starts (s).")]
         = 0.0,
         max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Measure the first N frames.")] = None,
-        cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Flow cache folder.")] = None,
         seams: Annotated[Optional[str], typer.Option("--seams", help="Frames where chunks of a parallel run meet, "
                                                      "e.g. 12,13,14,15 (its --log's parallel.seam_frames): their "
                                                      "errors are reported apart.")] = None,
+        method: fo.Method = defaults.FLOW_METHOD,
+        preset: fo.Preset = defaults.DIS_PRESET,
+        flow_weights: fo.FlowWeights = None,
+        cache_dir: fo.CacheDir = None,
+        no_cache: fo.NoCache = False,
         device: o.Device = "auto",
         log: o.Log = None,
         overwrite: o.Overwrite = False,
     ):
-        """Temporal error E_temp of STYLIZED (flow and masks from the source) and its flash score."""
+        """Temporal error E_temp of STYLIZED (flow and masks from the source, computed with the flow options of
+        the video run, whose cache they share) and its flash score."""
         try:
             check_numbers(locals())
             check_input_file(stylized, "video")
@@ -395,12 +485,14 @@ def register(app: typer.Typer) -> None:
                 seam_frames = sorted({int(v) for v in parse_csv(seams, option="--seams")}) if seams else []
             except ValueError:
                 raise VidstyleError(f"--seams {seams!r}: expected frame numbers like 12,13,14") from None
+            flow_opts = fo.flow_choice(method, preset=preset, flow_weights=flow_weights, cache_dir=cache_dir,
+                                       no_cache=no_cache)
             # Deferred until the arguments are checked: torch, OpenCV and PyAV take seconds to import.
-            from flow import FlowCache, FlowEngine, get_backend
+            from flow import FlowEngine
             from vidstyle.video.evaluate import evaluate_video
 
             dev = resolve_device(device)
-            engine = FlowEngine(get_backend(method, device=dev), FlowCache(cache_dir) if cache_dir else None)
+            engine = FlowEngine(fo.build_backend(flow_opts, device=dev), fo.open_cache(flow_opts))
             report = evaluate_video(stylized, source, engine, start=start, max_frames=max_frames)
             typer.echo(f"E_temp {report.e_temp:.6e}")
             typer.echo(f"flash {report.flash:.3f} (worst frame {report.worst_frame})")
@@ -413,6 +505,6 @@ def register(app: typer.Typer) -> None:
                 seam = {"seam_frames": seam_frames, "seam_ratio": seam_ratio(errors, seam_frames)}
             if log is not None:
                 write_json(log, {"command": "evaluate", "stylized": str(stylized), "source": str(source),
-                                 "method": method, **report.to_dict(), **seam})
+                                 "method": method, "flow_params": flow_opts.params, **report.to_dict(), **seam})
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None

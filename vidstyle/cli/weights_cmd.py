@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
                 deepest = w.covered_layers(state, origin=str(check))
             except USER_ERRORS as exc:
                 raise fail(str(exc)) from None
-            out.print(f"{check}: VGG-19 conv1_1 .. {deepest} "
-                      f"({'full depth' if deepest == w.LAYER_NAMES[-1] else 'partial: serves layers up to ' + deepest}); "
+            depth = "full depth" if deepest == w.LAYER_NAMES[-1] else "partial: serves layers up to " + deepest
+            out.print(f"{check}: VGG-19 conv1_1 .. {deepest} ({depth}); "
                       f"read in the convention of --model (default {defaults.MODEL}: "
                       f"{defaults.MODEL_CONVENTIONS[defaults.MODEL]})")

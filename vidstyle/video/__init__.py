@@ -7,6 +7,13 @@
   timestamps kept, audio copied, atomic), :func:`check_output_path`, :data:`SUPPORTED_EXTENSIONS`.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names the lazy table below serves, for type checkers (no import at run time)
+    from vidstyle.video.decode import DecodeError, Frame, VideoInfo, iter_frames, output_size, probe
+    from vidstyle.video.encode import VideoWriter
+    from vidstyle.video.outputs import CODECS, SUPPORTED_EXTENSIONS, check_output_path, is_sequence_path
+
 # Imported on first use (PEP 562): the CLI's light modules import vidstyle.video.outputs and must not
 # pay for PyAV and torch.
 _EXPORTS = {

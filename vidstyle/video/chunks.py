@@ -5,15 +5,19 @@ Ray workers; the same :class:`ChunkStylizer` runs in-process in the tests.
 
 The design (README "Parallel runs" has the measurements):
 
-1. The video is cut into chunks of ``L`` frames, taken in pairs around an
+0. Shot changes are found first (:func:`shot_cuts`, a cheap pre-pass on small
+   copies of the frames) and each shot is planned on its own: no chunk spans a
+   hard cut, and a new shot starts from its own still.
+1. A shot is cut into chunks of ``L`` frames, taken in pairs around an
    *anchor*: the first frame of the pair's second chunk. Both chunks of a pair
-   start from the anchor's still-image run (each worker computes it; the runs
-   are deterministic, and the driver checks that the two copies agree): the
-   first chunk runs *backward* from the anchor, the second forward, each later
-   frame starting from the warped previous one with the temporal loss, exactly
-   like the sequential pipeline (whose pass 2 of multi-pass already runs
-   backward). So no seam lies inside a pair: with two workers, a video has
-   none at all.
+   start from the anchor's still-image run, computed once (a task of its own,
+   :meth:`ChunkStylizer.run_still`, with the threads of the workers that wait
+   for it) and "warmed" by one step to a neighbour and back, so that neither
+   chain drifts away from it (see there): the first chunk runs *backward* from
+   the anchor, the second forward, each later frame starting from the warped
+   previous one with the temporal loss, exactly like the sequential pipeline
+   (whose pass 2 of multi-pass already runs backward). So no seam lies inside
+   a pair: with two workers, a video has none at all.
 2. Where a pair's forward chunk meets the next pair's backward chunk (or a last
    unpaired chunk, which runs forward), two independent chains meet and the
    frame after the meeting point would jump. The seam repair re-runs the first
@@ -46,11 +50,12 @@ writes them into the work dir.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,28 +133,92 @@ def auto_chunk_length(frames: int, workers: int, overlap: int) -> int:
     return max(1, length)
 
 
-def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] = (1,)) -> tuple[list[Chunk], list[Seam]]:
+CUT_SIZE = 128  # long side (px) of the frames of the shot-change pre-pass: the reliable fraction is cheap there
+# A cut needs a second witness besides the reliable fraction: on such small copies the consistency mask is
+# generous (a hard cut measured 0.04-0.095 reliable at 64-128 px, Sintel's fastest motion 0.24, two Sintel
+# frames 25 apart 0.25), so the colour histograms (16 bins a channel, total variation distance) must
+# differ too: a hard cut measured 0.97, Sintel's neighbours at most 0.09.
+CUT_HISTOGRAM = 0.25
+
+
+def _histogram(img: np.ndarray) -> np.ndarray:
+    h = np.concatenate([np.bincount(img[..., c].ravel() >> 4, minlength=16) for c in range(3)]).astype(np.float64)
+    return h / max(1.0, h.sum() / 3)
+
+
+def shot_cuts(images: Iterable[np.ndarray], threshold: float = defaults.SHOT_THRESHOLD,
+              size: int = CUT_SIZE) -> list[int]:
+    """Frames ``i > 0`` that start a new shot: less than ``threshold`` of them reliable with respect to
+    ``i - 1`` and a colour histogram more than ``CUT_HISTOGRAM`` away from its.
+
+    The pipeline's own shot test (the reliable fraction of the flow between
+    neighbours, Ruder et al.'s consistency check), run before planning on
+    copies of the frames at most ``size`` px long with DIS flow (about 20 ms a
+    pair), so no chunk spans a hard cut and each shot starts from its own
+    still. A cut it misses (two shots of the same colours) is still caught
+    inside a chunk by the pipeline's test, which then starts a new still there.
+    """
+    import cv2
+
+    from flow import FlowEngine, get_backend
+    from vidstyle.imageio import from_uint8
+
+    engine = FlowEngine(get_backend("dis"), None)
+    cuts: list[int] = []
+    prev = None
+    for i, img in enumerate(images):
+        h, w = img.shape[:2]
+        f = size / max(h, w)
+        if f < 1:
+            img = cv2.resize(img, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+        cur = (from_uint8(np.ascontiguousarray(img)), _histogram(img))
+        if prev is not None and float(np.abs(cur[1] - prev[1]).sum()) / 6 > CUT_HISTOGRAM \
+                and float(engine.pair(prev[0], cur[0]).mask.mean()) < threshold:
+            cuts.append(i)
+        prev = cur
+    return cuts
+
+
+def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] = (1,),
+         cuts: Sequence[int] = ()) -> tuple[list[Chunk], list[Seam]]:
     """Chunks of ``chunk_length`` frames (a shorter tail joins the chunk before it) and their seams.
 
     Chunks come in pairs around an anchor frame: the first runs backward from
     the anchor, the second forward from it, so no seam lies between them (both
     start from the same still). A seam, repaired, lies where a pair's forward
     chunk meets the next pair's backward chunk (and before a last unpaired
-    chunk, which runs forward).
+    chunk, which runs forward). ``cuts`` (shot changes, :func:`shot_cuts`)
+    always end a chunk: each shot is planned on its own, and a cut needs no
+    seam (the frames on its two sides have nothing in common).
     """
     if chunk_length < 1:
         raise VidstyleError(f"--chunk-length must be >= 1, got {chunk_length}")
+    bounds = [0] + sorted({c for c in cuts if 0 < c < frames}) + [max(0, frames)]
+    chunks: list[Chunk] = []
+    seams: list[Seam] = []
+    for a, b in itertools.pairwise(bounds):
+        c, s = _plan_shot(a, b, chunk_length, overlap, long_term, len(chunks))
+        chunks += c
+        seams += s
+    return chunks, seams
+
+
+def _plan_shot(first: int, end: int, chunk_length: int, overlap: int, long_term: Sequence[int],
+               number: int) -> tuple[list[Chunk], list[Seam]]:
+    """:func:`plan` of one shot, frames ``first .. end - 1``; chunks numbered from ``number``."""
+    frames = end - first
     if frames <= 0:
         return [], []
     starts = list(range(0, frames, chunk_length))
     if len(starts) > 2 and len(starts) % 2 == 1 and frames - starts[-1] < min_chunk_length(overlap):
         starts.pop()  # an unpaired tail (it starts at a seam) shorter than its own repair joins the chunk before
-    bounds = starts + [frames]
+    bounds = [first + s for s in starts] + [end]
     n = len(starts)
-    chunks = [Chunk(k, a, b, backward=k % 2 == 0 and k + 1 < n) for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+    chunks = [Chunk(number + k, a, b, backward=k % 2 == 0 and k + 1 < n)
+              for k, (a, b) in enumerate(itertools.pairwise(bounds))]
     seams = []
     depth = max(long_term)
-    for prev, chunk in zip(chunks, chunks[1:]):
+    for prev, chunk in itertools.pairwise(chunks):
         if prev.backward:
             continue  # an anchor: both chunks start from the same frame's still
         if len(chunk) < min_chunk_length(overlap):
@@ -224,11 +293,12 @@ class ChunkStylizer:
 
     def __init__(self, settings, engine_settings, styles: Sequence[np.ndarray], *, hw: tuple[int, int],
                  device=None, threads: int | None = None, flow_params: dict | None = None,
-                 report: Callable[..., None] | None = None, name: str = ""):
+                 report: Callable[..., None] | None = None, name: str = "", cache_dir: str | None = None):
         import torch
 
         from flow import FlowCache, FlowEngine, get_backend
         from vidstyle.engine import load_network, needed_layers
+        from vidstyle.terms import TargetCache
         from vidstyle.imageio import from_uint8
 
         if threads:
@@ -246,24 +316,71 @@ class ChunkStylizer:
         self.report = report or (lambda *a, **k: None)
         self.styles = [from_uint8(np.asarray(s)).to(device) for s in styles]
         self.net = load_network(engine_settings, needed_layers(engine_settings), device=device)
-        self.style_cache: dict = {}  # style targets: computed once per worker, kept across tasks
+        self.grams = TargetCache()  # style targets: computed once per worker, kept across tasks
         self._scratch = Path(tempfile.mkdtemp(prefix="vidstyle-worker-"))
         backend = get_backend(settings.method, device=device, **(flow_params or {}))
         # Flow is computed where it is needed; the error measurement reuses the loss's flows from here.
-        self.flow = FlowEngine(backend, FlowCache(self._scratch / "flow"))
+        # The user's flow cache (--cache-dir, by default the per-user one) where this worker can write
+        # it: workers on this machine share it with sequential runs and `vidstyle flow`; a worker on
+        # another machine keeps its own under the same path, or a scratch one if it cannot.
+        self.flow = FlowEngine(backend, FlowCache(_writable_dir(cache_dir) or self._scratch / "flow"))
 
     def close(self) -> None:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
-    # -- the two tasks ----------------------------------------------------------------
-    def run_chunk(self, chunk: Chunk, frames: Sequence[Frame]) -> TaskResult:
+    # -- the three tasks --------------------------------------------------------------
+    def run_still(self, frame: Frame, threads: int | None = None, warm: Frame | None = None) -> TaskResult:
+        """The still-image run of a chunk's first frame (an anchor, or frame 0 of a chunk after a seam).
+
+        Run once per video, not once per chunk: both chunks of an anchor pair start from this one
+        result (the driver ships it through the object store). It is the longest frame of a chunk
+        (``first_iterations`` over all scales), so it may take more threads than a worker's share
+        (``threads``: the other workers wait for it anyway).
+
+        ``warm`` (an anchor's neighbour): the still then goes once to that
+        frame and back as later frames (warped init, temporal loss), and the
+        frame it comes back to is the anchor. A chain's first later frames
+        drift away from a still (the warp's resampling and the content-filled
+        occlusions soften its texture until a balance is reached; measured, the
+        frame after a still has 2.4x the median error): from a plain still both
+        chunks of a pair would drift, one each way, and the anchor's two
+        neighbours would carry the jump twice. Warmed, neither does.
+        """
+        t0 = time.perf_counter()
+        with _more_threads(threads):
+            with _Scratch(self._scratch) as work:
+                run = self._run(work, "still", frame[0])
+                _, error = run.run_pass(1, iter([frame] if warm is None else [frame, warm]), save_source=False)
+                if error is not None:
+                    raise VidstyleError(error)
+                out = self._collect(work, [frame[0]] if warm is None else [warm[0]])
+            if warm is not None:
+                with _Scratch(self._scratch) as work:  # back from the neighbour to the anchor
+                    work.save_frame(1, out[0].index, out[0].image, out[0].record)
+                    run = self._run(work, "still", frame[0])
+                    _, error = run.run_pass(1, iter([warm, frame]), save_source=False)
+                    if error is not None:
+                        raise VidstyleError(error)
+                    out = self._collect(work, [frame[0]])
+        out[0].record["still"] = True
+        if warm is not None:
+            out[0].record["warmed_via"] = warm[0]
+        return TaskResult("still", frame[0], out, {}, time.perf_counter() - t0, self.name)
+
+    def run_chunk(self, chunk: Chunk, frames: Sequence[Frame], still: FrameResult | None = None) -> TaskResult:
         """Stylize ``frames`` (the chunk's, in :attr:`Chunk.order`) as a video of their own.
 
-        A backward chunk's copy of its anchor comes back as ``anchor`` (not a
-        frame of the chunk), so the driver can check both copies agree.
+        ``still``: the result of :meth:`run_still` for the first frame in that
+        order (computed once, shared by an anchor pair); without it the chunk
+        runs its own. A backward chunk's copy of its anchor comes back as
+        ``anchor`` (not a frame of the chunk), so the driver can measure the
+        anchor frame's error and check both copies agree.
         """
         t0 = time.perf_counter()
         with _Scratch(self._scratch) as work:
+            if still is not None:
+                # Finished before the run starts: the pipeline takes it as a resumed first frame.
+                work.save_frame(1, still.index, still.image, still.record)
             run = self._run(work, "chunk", chunk.number, backward=chunk.backward)
             order, error = run.run_pass(1, iter(frames), save_source=False)
             if error is not None:
@@ -323,10 +440,9 @@ class ChunkStylizer:
         cls = _seam_run_class() if seam is not None else _Run  # a backward chunk: frames given in that order
         run = cls(input_path=None, styles=self.styles, settings=self.s, engine_settings=self.es, net=self.net,
                   device=self.device, work=work, flow_engine=self.flow,
-                  observer=_Reporter(self.report, kind, number), should_stop=None, hw=self.hw)
-        run.style_cache = self.style_cache
+                  observer=_Reporter(self.report, kind, number), should_stop=None, hw=self.hw, grams=self.grams)
         if seam is not None:
-            run.alphas, run.targets = seam
+            run.alphas, run.targets = seam  # type: ignore[union-attr]  # a SeamRun
         return run
 
     @staticmethod
@@ -343,13 +459,44 @@ class ChunkStylizer:
         prev = (from_uint8(before[0][1]), from_uint8(before[1])) if before is not None else None
         errors = {}
         with torch.no_grad():
-            for out, fr in zip(stylized, frames):
-                src, out = from_uint8(fr[1]), from_uint8(out)
+            for image, fr in zip(stylized, frames):
+                src, out = from_uint8(fr[1]), from_uint8(image)
                 if prev is not None:
                     pf = self.flow.pair(prev[0], src)
                     errors[fr[0]] = frame_error(out, prev[1], pf.flow_bw.cpu(), pf.mask.cpu())
                 prev = (src, out)
         return errors
+
+
+def _writable_dir(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError:
+        return None
+    return Path(path)
+
+
+class _more_threads:
+    """Torch on ``n`` threads inside the block (a still that has the machine to itself), then back."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.before = torch.get_num_threads()
+        if self.n and self.n > self.before:
+            torch.set_num_threads(int(self.n))
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.before)
 
 
 class _Scratch:

@@ -81,10 +81,15 @@ class Frame:
 
 
 def output_size(width: int, height: int, size: int | None) -> tuple[int, int]:
-    """Frame size for a requested long side ``size``; both dimensions even (at least 2).
+    """The working frame size for a requested long side ``size``: never larger than the source, both
+    dimensions even (at least 2).
 
-    ``size=None`` keeps the source size (rounded to even). An odd ``size`` is
-    rounded to an even long side as well; larger than the source scales up.
+    The one size rule of every command that decodes a video (``vidstyle video``,
+    ``vidstyle flow``, ``vidstyle evaluate``, parallel runs): the same source and
+    ``size`` give the same frames, so flows cached by one are found by the others.
+    ``size=None`` or a ``size`` at or above the source's long side keeps the
+    source size (rounded to even): upscaling adds no detail, only cost. An odd
+    ``size`` is rounded to an even long side as well.
     """
     if width < 1 or height < 1:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
@@ -93,7 +98,7 @@ def output_size(width: int, height: int, size: int | None) -> tuple[int, int]:
     else:
         if int(size) < 2:
             raise VidstyleError(f"size must be at least 2 pixels, got {size}")
-        scale = int(size) / max(width, height)
+        scale = min(1.0, int(size) / max(width, height))  # never upscale
 
     def even(x: float) -> int:
         return max(2, int(math.floor(x / 2 + 0.5)) * 2)
@@ -171,7 +176,7 @@ def _display_size(stream: av.video.stream.VideoStream, coded_w: int, coded_h: in
 
 def _stream_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
     """Seconds of the video stream, from the stream, a per-track tag, or a single-stream container."""
-    if stream.duration:
+    if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
     if tag:  # Matroska writes a per-track "HH:MM:SS.nnnnnnnnn" tag
@@ -220,6 +225,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         fmt = first.format
         bit_depth = max((c.bits for c in fmt.components), default=8)
         fps = stream.average_rate or stream.guessed_rate or None
+        if stream.time_base is None:  # FFmpeg's demuxers set one; a file without cannot be timed
+            raise VidstyleError(f"{path}: the video stream has no time base")
         return VideoInfo(
             path=path,
             width=width,
@@ -317,8 +324,8 @@ def _frames(info: VideoInfo, *, size: int | None, start: float, duration: float 
                     continue
                 if end is not None and t >= end - 1e-6:
                     return
-                image = frame.reformat(width=coded_w, height=coded_h, format="rgb24", interpolation="AREA")
-                image = rotate_image(image.to_ndarray(), rotation)
+                rgb = frame.reformat(width=coded_w, height=coded_h, format="rgb24", interpolation="AREA")
+                image = rotate_image(rgb.to_ndarray(), rotation)
                 yield Frame(index=delivered, pts=frame.pts, time=t, image=image)
                 delivered += 1
                 if max_frames is not None and delivered >= max_frames:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import io
-import math
 import os
 import shutil
 import tempfile
@@ -29,10 +28,14 @@ import av
 import numpy as np
 
 from vidstyle import defaults
-from vidstyle.atomic import user_file_mode
+from vidstyle.atomic import hold, user_file_mode
 from vidstyle.errors import VidstyleError
-from vidstyle.video.outputs import (CODECS, SUPPORTED_EXTENSIONS, _sequence_parts, check_output_path,  # noqa: F401
-                                    hold, is_sequence_path, remove_stale_partials)
+from vidstyle.video.outputs import (
+    _sequence_parts,
+    check_output_path,
+    is_sequence_path,
+    remove_stale_partials,
+)
 
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _PIX_FMTS = {"libx264": "yuv420p", "libx265": "yuv420p", "ffv1": "bgr0"}  # bgr0: RGB kept bit-exact
@@ -75,9 +78,12 @@ class _AudioCopier:
             raise VidstyleError(f"audio source {source} cannot be read ({reason})") from None
         self.start, self.end = start, end
         streams = list(self.input.streams.audio)
-        video = [s for s in self.input.streams.video if s.start_time is not None]
         # Times are on the source's video clock (Frame.time), so audio and frames stay in step.
-        self.origin = float(video[0].start_time * video[0].time_base) if video else 0.0
+        self.origin = 0.0
+        for v in self.input.streams.video:
+            if v.start_time is not None and v.time_base is not None:
+                self.origin = float(v.start_time * v.time_base)
+                break
         self.routes: dict[int, tuple] = {}
         self.reencoded: list[int] = []
         for s in streams:
@@ -92,7 +98,7 @@ class _AudioCopier:
                 self.reencoded.append(s.index)
         self.output = output
         self.packets = self.input.demux(*streams) if streams else iter(())
-        self.pending = None
+        self.pending: av.Packet | None = None
         self.done = not streams
 
     def _time(self, packet) -> float | None:
@@ -203,9 +209,11 @@ class VideoWriter:
         self.audio_reencoded: list[int] = []  # source stream indices that had to become AAC
         self._last_pts: int | None = None
         self._closed = False
-        self._container = None
-        self._audio = None
-        self._hold = None
+        # Set for a video file (not a PNG sequence) once the temporary output is open.
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self._audio: _AudioCopier | None = None
+        self._hold: int | None = None
         remove_stale_partials(path)  # of a run killed while encoding; live writers hold theirs
         if self.sequence:
             self._folder, self._pattern = _sequence_parts(path)
@@ -222,6 +230,7 @@ class VideoWriter:
         try:
             self._container = av.open(str(self._tmp), mode="w", format=fmt)
             stream = self._container.add_stream(self.codec, rate=self.fps)
+            assert isinstance(stream, av.VideoStream)  # every codec in CODECS is a video codec
             stream.width, stream.height = self.width, self.height
             stream.pix_fmt = _PIX_FMTS[self.codec]
             stream.time_base = self.time_base
@@ -248,12 +257,13 @@ class VideoWriter:
     # -- frames -----------------------------------------------------------------------------------
     def _to_array(self, image) -> np.ndarray:
         if hasattr(image, "detach"):  # a torch tensor (1,3,H,W) or (3,H,W) in [0, 1]
-            t = image.detach()
-            if t.dim() == 4:
-                if t.shape[0] != 1:
-                    raise ValueError(f"write takes one frame, got a batch of {t.shape[0]}")
-                t = t[0]
-            image = t.float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+            # The project's one tensor -> uint8 conversion. Imported here: this module does not need
+            # torch for arrays, and a tensor means torch is loaded already.
+            from vidstyle.imageio import to_uint8
+
+            if image.dim() == 4 and image.shape[0] != 1:
+                raise ValueError(f"write takes one frame, got a batch of {image.shape[0]}")
+            image = to_uint8(image)
         arr = np.asarray(image)
         if arr.dtype != np.uint8:
             if np.issubdtype(arr.dtype, np.floating):  # float HxWx3 in [0, 1]
@@ -290,8 +300,9 @@ class VideoWriter:
                 frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
                 frame.pts = pts
                 frame.time_base = self.time_base
-                for packet in self._stream.encode(frame):
-                    self._container.mux(packet)
+                container, stream = self._open_output()
+                for packet in stream.encode(frame):
+                    container.mux(packet)
                 if self._audio is not None:
                     self._audio.pump(float(pts * self.time_base) + _AUDIO_LEAD)
         except (av.error.FFmpegError, OSError) as exc:
@@ -299,6 +310,12 @@ class VideoWriter:
             raise _write_error(self.path, exc) from None
         self._last_pts = pts
         self.frames_written += 1
+
+    def _open_output(self) -> tuple[av.container.OutputContainer, av.video.stream.VideoStream]:
+        """The open container and its video stream (a video file's writer has them until closed)."""
+        if self._container is None or self._stream is None:
+            raise ValueError("the VideoWriter's output is closed")
+        return self._container, self._stream
 
     def _write_png(self, arr: np.ndarray) -> None:
         from PIL import Image
@@ -316,13 +333,14 @@ class VideoWriter:
             raise VidstyleError(f"no frames were written to {self.path}")
         try:
             if not self.sequence:
-                for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+                container, stream = self._open_output()
+                for packet in stream.encode(None):
+                    container.mux(packet)
                 if self._audio is not None:
                     self._audio.pump(None)
                     self._audio.close()
                     self._audio = None
-                self._container.close()
+                container.close()
                 self._container = None
                 if self.path.exists() and not self.overwrite:
                     raise VidstyleError(f"{self.path} appeared while writing; not replacing it (use -y)")
@@ -359,7 +377,7 @@ class VideoWriter:
             shutil.rmtree(old, ignore_errors=True)
 
     def _release(self) -> None:
-        if getattr(self, "_hold", None) is not None:
+        if self._hold is not None:
             os.close(self._hold)
             self._hold = None
 
@@ -386,7 +404,7 @@ class VideoWriter:
             else:
                 tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -21,7 +21,9 @@ import torch
 from flow import FlowEngine, warp
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import from_uint8
-from vidstyle.video.temporal import resize_to, temporal_loss
+from vidstyle.tensors import resize
+from vidstyle.video.decode import iter_frames, probe
+from vidstyle.video.temporal import temporal_loss
 
 
 @dataclass
@@ -82,7 +84,7 @@ def temporal_errors(stylized: Iterable, source: Iterable, engine: FlowEngine) ->
     with torch.no_grad():
         for out, src in zip(stylized, source):
             out = _as_tensor(out)
-            src = resize_to(_as_tensor(src), tuple(out.shape[-2:]))
+            src = resize(_as_tensor(src), (int(out.shape[-2]), int(out.shape[-1])))
             if prev_out is not None:
                 pf = engine.pair(prev_src, src)
                 report.errors.append(frame_error(out, prev_out, pf.flow_bw.cpu(), pf.mask.cpu()))
@@ -113,8 +115,6 @@ def check_fits_source(info, src_info, stylized_path, source_path, *, start: floa
 def evaluate_video(stylized_path: str | Path, source_path: str | Path, engine: FlowEngine, *,
                    start: float = 0.0, max_frames: int | None = None) -> TemporalReport:
     """E_temp of a stylized video file against its source video (decoded at the stylized size)."""
-    from vidstyle.video.decode import iter_frames, probe
-
     info = probe(stylized_path)
     src_info = probe(source_path)
     check_fits_source(info, src_info, stylized_path, source_path, start=start)

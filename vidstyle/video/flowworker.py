@@ -4,7 +4,8 @@ It reads frames in processing order, keeps the last few (for long-term
 neighbours), asks the flow package (through its cache) for the flow from each
 frame to its neighbours and the neighbour's reliability mask, and hands the
 results over through a bounded queue, so flow for frame t+1 is computed while
-frame t is being optimized and memory stays flat.
+frame t is being optimized and memory stays flat. :func:`open_flow_engine` opens
+the flow backend and cache every kind of run shares.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from flow import FlowEngine, reliability_mask
+from flow import FlowCache, FlowEngine, get_backend, reliability_mask
 from vidstyle.imageio import from_uint8
 
 
@@ -149,3 +151,19 @@ class FlowWorker:
             except queue.Empty:
                 break
         self._thread.join(timeout=30)
+
+
+def open_flow_engine(method: str, *, params: dict | None = None, device=None,
+                     cache_dir: str | Path | None = None) -> FlowEngine:
+    """The flow engine of a video run: backend ``method`` with ``params`` on ``device``, reading and filling
+    the flow cache at ``cache_dir`` (None: no cache).
+
+    Sequential runs, parallel workers and the E_temp measurement all open their
+    flows here, so the same source frames, method and parameters find the same
+    cache entries whoever computed them. The CLI passes the per-user cache
+    (``$XDG_CACHE_HOME/vidstyle/flow``, see ``vidstyle.cli.flow_options``) that
+    ``vidstyle flow`` fills too; the library never picks a folder on its own. A
+    folder that cannot be written raises :class:`flow.FlowError` naming it.
+    """
+    backend = get_backend(method, device=device, **(params or {}))
+    return FlowEngine(backend, FlowCache(cache_dir) if cache_dir is not None else None)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from vidstyle import defaults
-from vidstyle.atomic import hold, remove_unheld
+from vidstyle.atomic import remove_unheld
 from vidstyle.errors import VidstyleError
 
 SUPPORTED_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv")

@@ -1,10 +1,13 @@
 """Chunk-parallel video stylization on Ray (the only module that imports Ray, and only when called).
 
 :func:`stylize_video_parallel` is :func:`vidstyle.video.pipeline.stylize_video`
-for many workers: the driver decodes the video, ships each chunk's frames and
+for many workers: the driver decodes the video (once for the frame count and
+the shot changes, on small copies; once more straight into the object store,
+one object per chunk, so it never holds the whole video), ships the frames and
 the style images through Ray's object store (workers need not see the
 driver's files), and one actor per worker holds the network and the style
-targets, computes the flow it needs and stylizes chunks and repairs seams
+targets, computes the flow it needs (into the user's flow cache where it can
+write it) and runs stills, chunks and seam repairs
 (:mod:`vidstyle.video.chunks` has the design). Results come back to the
 driver, which writes them into the work dir with the same atomic PNGs and
 records as the sequential path and encodes with the source's timing and audio.
@@ -18,6 +21,7 @@ chunks' own results of the frames a seam repairs are kept aside
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import statistics
@@ -33,7 +37,17 @@ from vidstyle import defaults, precision
 from vidstyle.engine import resolve
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import to_uint8
-from vidstyle.video.chunks import Chunk, Seam, TaskResult, auto_chunk_length, check_chunking, plan, seam_ratio
+from vidstyle.video.chunks import (
+    Chunk,
+    FrameResult,
+    Seam,
+    TaskResult,
+    auto_chunk_length,
+    check_chunking,
+    plan,
+    seam_ratio,
+    shot_cuts,
+)
 from vidstyle.video.workdir import WorkDir
 
 INSTALL_HINT = 'Ray is not installed: pip install "vidstyle[ray]"'
@@ -64,6 +78,7 @@ class ParallelResult:
     seam_frames: list[int]  # frames whose error spans two chunks: seams' repaired ones, the one after, anchors
     skipped_seams: dict[int, str]
     anchors: dict[int, int]  # anchor frame -> largest difference (0-255) between its two chunks' copies
+    cuts: list[int]  # shot changes found before planning: frames that start a shot (and a chunk)
     complete: bool
     stop_reason: str
     settings: dict
@@ -91,10 +106,11 @@ class ParallelResult:
         out = f" -> {self.output}" if self.output else ""
         seam = (f"; frames where chunks meet ({','.join(map(str, self.seam_frames))}): worst error "
                 f"{self.seam_ratio:.2f}x the median other frame's" if self.seam_frames else "")
+        cuts = f", shot change(s) at {','.join(map(str, self.cuts))}" if self.cuts else ""
         anchors = (f", anchor frame(s) {','.join(map(str, self.anchors))} (copies differ by at most "
                    f"{max(self.anchors.values())}/255)" if self.anchors else "")
         return (f"{self.frames} frames in {len(self.chunks)} chunks on {self.workers} workers, "
-                f"{len(self.seams)} seam(s){anchors}, {self.tasks_run} task(s) run, {self.tasks_resumed} resumed, "
+                f"{len(self.seams)} seam(s){anchors}{cuts}, {self.tasks_run} task(s) run, {self.tasks_resumed} resumed, "
                 f"in {self.seconds:.1f}s; E_temp {self.e_temp:.3e}, flash {self.flash:.2f}{seam}{out}")
 
 
@@ -171,18 +187,25 @@ def _remote_classes(ray):
 
     @ray.remote
     class Worker:
-        def __init__(self, name, settings, engine_settings, styles, hw, device, threads, flow_params, board):
+        def __init__(self, name, settings, engine_settings, styles, hw, device, threads, flow_params, board,
+                     cache_dir):
             from vidstyle.video.chunks import ChunkStylizer
 
             self.name = name
             self.stylizer = ChunkStylizer(
                 settings, engine_settings, [np.array(s) for s in styles], hw=hw, device=device, threads=threads,
-                flow_params=flow_params, name=name,
+                flow_params=flow_params, name=name, cache_dir=cache_dir,
                 report=lambda kind, number, index, seconds: board.report.remote(name, kind, number, index, seconds,
                                                                        os.getpid()))
 
-        def run_chunk(self, chunk, frames):
-            return self.stylizer.run_chunk(chunk, _writable(frames))
+        def run_still(self, frame, threads, warm):
+            return self.stylizer.run_still(_writable([frame])[0], threads,
+                                           _writable([warm])[0] if warm is not None else None)
+
+        def run_chunk(self, chunk, frames, still):
+            if still is not None:
+                still = FrameResult(still.index, np.array(still.image), dict(still.record))
+            return self.stylizer.run_chunk(chunk, _writable(frames), still)
 
         def repair_seam(self, seam, seeds, frames, own, after):
             seeds = [(_writable([fr])[0], np.array(img)) for fr, img in seeds]
@@ -192,6 +215,11 @@ def _remote_classes(ray):
 
     _remote_classes.cached = (Board, Worker)
     return _remote_classes.cached
+
+
+@dataclass(frozen=True)
+class _Still:
+    number: int  # the frame
 
 
 def _writable(frames):
@@ -206,7 +234,7 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
                            restart: bool = False, overwrite: bool = False,
                            observer: ParallelObserver | None = None,
                            should_stop: Callable[[], bool] | None = None,
-                           flow_params: dict | None = None) -> ParallelResult:
+                           flow_params: dict | None = None, cache_dir: str | Path | None = None) -> ParallelResult:
     """Stylize ``input_path`` on ``workers`` local Ray workers (or the cluster at ``address``) into ``output``.
 
     ``settings`` is a :class:`~vidstyle.video.pipeline.VideoSettings` (one
@@ -239,11 +267,19 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
     choice = precision.choose(es.precision, dev)
     es = replace(es, precision=choice.precision)
 
-    # Decode first (a bad source fails before Ray starts); frames then travel through the object store.
-    frames = list(_source_frames(input_path, settings, max(hw)))
-    if not frames:
+    # Decode once before Ray starts (a bad source fails here), holding only small copies: the frame
+    # count and the shot changes. The driver decodes again later, straight into the object store.
+    counted: list[int] = []
+
+    def images():
+        for fr in _source_frames(input_path, settings, max(hw)):
+            counted.append(fr[0])
+            yield fr[1]
+
+    cuts = shot_cuts(images(), settings.shot_threshold)
+    n = len(counted)
+    if not n:
         raise VidstyleError(f"{input_path}: no video frames could be decoded")
-    n = len(frames)
     if workers is not None and workers > n:
         raise VidstyleError(f"--workers {workers} is more than the {n} frames to stylize")
 
@@ -254,19 +290,23 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
         if threads is None:
             threads = max(1, (os.cpu_count() or 1) // workers) if address is None else 1
         length = chunk_length or auto_chunk_length(n, workers, overlap)
-        chunks, seams = plan(n, length, overlap, settings.long_term)
+        chunks, seams = plan(n, length, overlap, settings.long_term, cuts)
         identity = work_identity(settings, es, (width, height), flow_params, input_path, styles) | {
             "parallel": {"chunk_length": length, "overlap": overlap},
         }
         work = WorkDir.open(Path(work_dir) if work_dir is not None else default_work_dir(output), identity,
                             restart=restart)
-        driver = _Driver(ray, work, frames, chunks, seams, observer, should_stop)
+        source = functools.partial(_source_frames, input_path, settings, max(hw))
+        driver = _Driver(ray, work, source, chunks, seams, observer, should_stop)
         driver.state_init()
         n_workers = min(workers, len(chunks))  # more would idle
         n_actors = min(n_workers, len(driver.todo_chunks()) + len(driver.todo_seams()))
         observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_workers, resumed=driver.resumed)
+        # A still may take the threads of the workers that wait for it, where they share this machine.
+        still_threads = threads * n_actors // max(1, len(driver.todo_stills())) if address is None else threads
         driver.run(n_actors, settings=settings, es=es, styles=styles, hw=hw, device=device, threads=threads,
-                   flow_params=flow_params)
+                   flow_params=flow_params, still_threads=max(threads, still_threads),
+                   cache_dir=str(cache_dir) if cache_dir is not None else None)
     finally:
         if started:
             ray.shutdown()
@@ -283,7 +323,7 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
     return ParallelResult(
         output=result_output, work_dir=work.root, frames=n, chunks=chunks, seams=seams, workers=n_workers,
         threads=threads, seconds=time.perf_counter() - t_start, tasks_run=driver.ran, tasks_resumed=driver.resumed,
-        errors=driver.errors(), seam_frames=seam_frames, skipped_seams=driver.skipped(), anchors=driver.anchor_differences(),
+        errors=driver.errors(), seam_frames=seam_frames, cuts=cuts, skipped_seams=driver.skipped(), anchors=driver.anchor_differences(),
         complete=complete,
         stop_reason="complete" if complete else "interrupted", settings=identity, notes=notes,
         task_log=driver.log)
@@ -294,20 +334,27 @@ def check_parallel_settings(settings, *, workers: int | None, chunk_length: int 
     if workers is not None and workers < 1:
         raise VidstyleError(f"--workers must be >= 1, got {workers}")
     check_chunking(chunk_length, overlap)
+    # Not cheap to split (README "Parallel runs"): each pass of multi-pass sweeps the whole video one way;
+    # the colour reference and a mask video are read in step from frame 0 by one run.
     if settings.passes > 1:
-        raise VidstyleError("--passes > 1 is not supported with --workers/--ray-address yet (run one pass)")
+        raise VidstyleError("--passes > 1 is not supported with --workers/--ray-address (each pass sweeps the "
+                            "whole video in one direction); run one pass")
     if settings.controlled:
-        raise VidstyleError("--mask and --colors are not supported with --workers/--ray-address yet")
+        raise VidstyleError("--mask and --colors are not supported with --workers/--ray-address (their colour "
+                            "reference and mask video are read from frame 0 on by one run); run without workers")
 
 
 class _Driver:
     """Schedules chunk and seam tasks on the actors and writes their results into the work dir."""
 
-    def __init__(self, ray, work: WorkDir, frames, chunks: list[Chunk], seams: list[Seam], observer, should_stop):
+    def __init__(self, ray, work: WorkDir, source: Callable, chunks: list[Chunk], seams: list[Seam], observer,
+                 should_stop):
         self.ray = ray
+        self.source = source  # () -> the decoded frames (index, u8, pts, time), in order
         self.work = work
         self.aside = WorkDir(work.root / "chunks", {})  # chunks' own results of the frames seams repair
-        self.frames = frames
+        self.stills = WorkDir(work.root / "stills", {})  # each chunk's first frame, run once, shared by a pair
+        self.frames: dict = {}  # only the frames stills and seams read (load_frames)
         self.chunks = chunks
         self.seams = {s.number: s for s in seams}
         self.obs = observer
@@ -323,7 +370,8 @@ class _Driver:
         if st.get("chunks") != [[c.start, c.stop] for c in self.chunks]:
             st = {"chunks": [[c.start, c.stop] for c in self.chunks], "seams": {}}
         self.work.update(parallel=st)
-        self.resumed = (len(self.chunks) - len(self.todo_chunks())) + (len(self.seams) - len(self.todo_seams()))
+        self.resumed = ((len(self.chunks) - len(self.todo_chunks())) + (len(self.seams) - len(self.todo_seams()))
+                        + len(self.stills.finished(1)))
 
     def _seam_state(self) -> dict:
         return self.work.state["parallel"]["seams"]
@@ -337,6 +385,26 @@ class _Driver:
 
     def todo_chunks(self) -> list[Chunk]:
         return [c for c in self.chunks if not self.chunk_done(c)]
+
+    def todo_stills(self) -> list[int]:
+        """The first frames (in processing order) of the chunks still to run whose still is not kept yet."""
+        kept = set(self.stills.finished(1))
+        return sorted({c.order[0] for c in self.todo_chunks()} - kept)
+
+    def warm_of(self, i: int) -> int | None:
+        """An anchor's still goes to this neighbour and back (ChunkStylizer.run_still); other stills: None."""
+        back = next((c for c in self.chunks if c.backward and c.stop == i), None)
+        if back is None:
+            return None
+        if i + 1 < self.chunks[back.number + 1].stop:
+            return i + 1
+        return i - 1 if i - 1 >= back.start else None
+
+    def still_of(self, c: Chunk) -> FrameResult | None:
+        i = c.order[0]
+        if i not in set(self.stills.finished(1)):
+            return None
+        return FrameResult(i, self.stills.load_frame_u8(1, i), self.stills.record(1, i) or {})
 
     def todo_seams(self) -> list[Seam]:
         return [s for s in self.seams.values() if not self.seam_done(s.number)]
@@ -369,9 +437,10 @@ class _Driver:
         return {int(k): v["skipped"] for k, v in self._seam_state().items() if v.get("skipped")}
 
     # -- the schedule ---------------------------------------------------------------
-    def run(self, n_actors: int, *, settings, es, styles, hw, device, threads, flow_params) -> None:
+    def run(self, n_actors: int, *, settings, es, styles, hw, device, threads, flow_params,
+            still_threads: int | None = None, cache_dir: str | None = None) -> None:
         ray = self.ray
-        todo_c, todo_s = self.todo_chunks(), self.todo_seams()
+        todo_c, todo_s, todo_still = self.todo_chunks(), self.todo_seams(), self.todo_stills()
         if not todo_c and not todo_s:
             return
         Board, Worker = _remote_classes(ray)
@@ -389,24 +458,37 @@ class _Driver:
             # Restarts are the driver's (below), not Ray's max_restarts: Ray cannot promise to keep an
             # actor's constructor arguments for a restart once they are large (ray-project/ray#53727).
             return Worker.options(num_cpus=0 if gpu else 1, num_gpus=per_gpu).remote(
-                f"worker {k + 1}", settings, es, style_arrays, hw, device, threads, flow_params, board)
+                f"worker {k + 1}", settings, es, style_arrays, hw, device, threads, flow_params, board, cache_dir)
 
         actors = {k: new_actor(k) for k in range(n_actors)}
-        frame_refs = {c.number: ray.put([self.frames[i] for i in c.order]) for c in todo_c}
+        frame_refs = self.load_frames(todo_c, todo_s, todo_still)
+        still_refs: dict = {}  # one object per still, shared by the chunks that start from it
         idle = list(actors)
         pending: dict = {}
-        queue: list = [("chunk", c) for c in todo_c]
+        # Stills first: a chunk waits for the still it starts from (run once, not once per chunk).
+        queue: list = [("still", _Still(i)) for i in todo_still]
+        waiting = list(todo_c)
         retries: dict = {}
-        total = len(todo_c) + len(todo_s)
+        total = len(todo_c) + len(todo_s) + len(todo_still)
         finished = 0
         try:
-            while queue or pending or self.todo_seams():
-                queue += [("seam", s) for s in self._ready_seams(queue, pending)]
+            while queue or pending or waiting or self.todo_seams():
+                kept = set(self.stills.finished(1))
+                ready = [c for c in waiting if c.order[0] in kept]
+                waiting = [c for c in waiting if c not in ready]
+                queue += [("chunk", c) for c in ready] + [("seam", s) for s in self._ready_seams(queue, pending)]
                 while idle and queue:
                     kind, item = queue.pop(0)
                     k = idle.pop(0)
-                    if kind == "chunk":
-                        ref = actors[k].run_chunk.remote(item, frame_refs[item.number])
+                    if kind == "still":
+                        w = self.warm_of(item.number)
+                        ref = actors[k].run_still.remote(self.frames[item.number], still_threads,
+                                                         self.frames[w] if w is not None else None)
+                    elif kind == "chunk":
+                        i = item.order[0]
+                        if i not in still_refs:
+                            still_refs[i] = ray.put(self.still_of(item))
+                        ref = actors[k].run_chunk.remote(item, frame_refs[item.number], still_refs[i])
                     else:
                         ref = actors[k].repair_seam.remote(item, *self._seam_args(item))
                     pending[ref] = (kind, item, k)
@@ -433,7 +515,7 @@ class _Driver:
                         queue.insert(0, (kind, item))
                         idle.append(k)
                         continue
-                    (self._write_chunk if kind == "chunk" else self._write_seam)(result)
+                    {"still": self._write_still, "chunk": self._write_chunk, "seam": self._write_seam}[kind](result)
                     self.ran += 1
                     finished += 1
                     self.log.append({"task": f"{kind} {item.number}", "worker": result.worker,
@@ -446,6 +528,35 @@ class _Driver:
             for a in actors.values():
                 ray.kill(a)
             ray.kill(board)
+
+    def load_frames(self, chunks: list[Chunk], seams: list[Seam], stills: list[int]) -> dict:
+        """Decode the video into the object store, one object per chunk (its frames in processing order).
+
+        The driver never holds the whole video: a chunk's frames are kept here
+        only until its last one is decoded; kept for good are the frames that
+        still and seam tasks take (a few per chunk). Returns chunk -> object ref.
+        """
+        keep = set(stills) | {w for w in map(self.warm_of, stills) if w is not None} | {i for s in seams for i in s.seeds + tuple(s.repaired) + (s.start + s.overlap,)}
+        wanted: dict[int, list[Chunk]] = {}
+        for c in chunks:
+            for i in c.order:
+                wanted.setdefault(i, []).append(c)
+        buffers: dict[int, dict] = {c.number: {} for c in chunks}
+        refs = {}
+        for fr in self.source():
+            i = fr[0]
+            if i in keep:
+                self.frames[i] = fr
+            for c in wanted.get(i, ()):
+                buf = buffers[c.number]
+                buf[i] = fr
+                if len(buf) == len(c.order):
+                    refs[c.number] = self.ray.put([buf[j] for j in c.order])
+                    del buffers[c.number]
+        past_end = {s.start + s.overlap for s in seams}  # the frame after a repair may lie past the video
+        if buffers or keep - past_end - set(self.frames):
+            raise VidstyleError("the video decoded to fewer frames the second time (was it changed during the run?)")
+        return refs
 
     def _ready_seams(self, queue, pending) -> list[Seam]:
         queued = {(k, it.number) for k, it in queue} | {(k, it.number) for k, it, _ in pending.values()}
@@ -472,6 +583,10 @@ class _Driver:
         return seeds, frames, own, after
 
     # -- results into the work dir (atomic PNGs, records first) ----------------------------
+    def _write_still(self, result: TaskResult) -> None:
+        fr = result.frames[0]
+        self.stills.save_frame(1, fr.index, fr.image, fr.record)
+
     def _write_chunk(self, result: TaskResult) -> None:
         seam = self.seams.get(result.number)
         aside = set(seam.repaired) if seam is not None and not self.seam_done(seam.number) else set()

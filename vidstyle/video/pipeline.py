@@ -34,13 +34,31 @@ from pathlib import Path
 
 import torch
 
-from flow import FlowCache, FlowEngine, combine_long_term_masks, get_backend, warp
-from vidstyle import defaults, precision
-from vidstyle.engine import Settings, load_network, needed_layers, noise_image, parse_scales, resolve, stylize_image
+from flow import CacheStats, combine_long_term_masks, warp
+from vidstyle import color, defaults, precision
+from vidstyle.controls import FrameControls, frame_controls
+from vidstyle.engine import (
+    ResolvedSettings,
+    Settings,
+    load_network,
+    needed_layers,
+    noise_image,
+    parse_scales,
+    resolve,
+    run_scales,
+    stylize_terms,
+)
 from vidstyle.errors import VidstyleError
 from vidstyle.imageio import from_uint8, to_uint8
+from vidstyle.masks import is_still_image, iter_masks
 from vidstyle.optimize import IterationInfo, OptimizerSettings
-from vidstyle.video.flowworker import FlowWorker, Job, Neighbour
+from vidstyle.tensors import check_image
+from vidstyle.terms import TargetCache, Term, TermsFactory, check_size
+from vidstyle.video.decode import DecodeError, iter_frames, output_size, probe
+from vidstyle.video.encode import VideoWriter
+from vidstyle.video.evaluate import temporal_errors
+from vidstyle.video.flowworker import FlowWorker, Job, Neighbour, open_flow_engine
+from vidstyle.video.outputs import check_output_path
 from vidstyle.video.temporal import TemporalTerm
 from vidstyle.video.workdir import WorkDir, file_digest, tensor_digest
 
@@ -57,7 +75,7 @@ class VideoSettings:
     """
 
     engine: Settings = field(default_factory=lambda: Settings(
-        size=defaults.VIDEO_SIZE, init="content", scales=defaults.VIDEO_SCALES,
+        size=defaults.VIDEO_SIZE, scales=defaults.VIDEO_SCALES,
         optim=OptimizerSettings(iterations=defaults.FRAME_ITERATIONS)))
     first_iterations: int = defaults.FIRST_ITERATIONS
     # Later frames start near their answer: coarse scales (fractions of the size) with
@@ -81,7 +99,7 @@ class VideoSettings:
     max_frames: int | None = None
     codec: str = defaults.VIDEO_CODEC
     crf: int = defaults.VIDEO_CRF
-    # Spatial and colour control (vidstyle.spatial, vidstyle.color): a still mask or a mask video.
+    # Spatial and colour control (vidstyle.controls, vidstyle.masks, vidstyle.color): a still mask or a mask video.
     mask: str | None = None
     mask_mode: str = defaults.MASK_MODE
     guide: str = defaults.GUIDE
@@ -124,17 +142,15 @@ class VideoSettings:
             raise VidstyleError(f"--mask-mode {self.mask_mode!r}: expected one of {', '.join(defaults.MASK_MODES)}")
         if self.guide not in defaults.GUIDES:
             raise VidstyleError(f"--guide {self.guide!r}: expected one of {', '.join(defaults.GUIDES)}")
-        from vidstyle.color import check_mode
-
-        check_mode(self.colors, self.color_match)
+        color.check_mode(self.colors, self.color_match)
         if self.mask is not None:
             if not Path(self.mask).is_file():
                 raise VidstyleError(f"--mask {self.mask}: no such file")
-            if self.passes > 1 and not _is_still_image(self.mask):
+            if self.passes > 1 and not is_still_image(self.mask):
                 raise VidstyleError("a mask video with --passes > 1 is not supported (later passes run backwards "
                                     "and would need every mask at once); use a still mask or one pass")
 
-    def lambda_t(self, engine: Settings) -> float:
+    def lambda_t(self, engine: Settings | ResolvedSettings) -> float:
         if self.temporal_weight is not None:
             return float(self.temporal_weight)
         return defaults.temporal_weight(engine.model, engine.gram_norm)
@@ -211,7 +227,8 @@ class VideoResult:
         later = [r.evaluations for r in self.reports if not r.shot_start]
         evals = f", {sum(later) / len(later):.0f} evaluations per later frame" if later else ""
         return (f"{self.frames} frames ({self.stylized} stylized, {self.resumed} resumed) x {self.passes} pass(es) "
-                f"in {self.seconds:.1f}s, {self.seconds_per_frame:.2f} s/frame{evals}, {self.precision}; flow cache {self.flow_hits} hits, "
+                f"in {self.seconds:.1f}s, {self.seconds_per_frame:.2f} s/frame{evals}, {self.precision}; "
+                f"flow cache {self.flow_hits} hits, "
                 f"{self.flow_misses} misses{out}")
 
 
@@ -230,14 +247,8 @@ def default_work_dir(output: Path) -> Path:
     return output.with_name(output.name + ".work")
 
 
-def _is_still_image(path: str | Path) -> bool:
-    from PIL import Image
-
-    return Path(path).suffix.lower() in Image.registered_extensions()
-
-
 class _Controls:
-    """Per-frame mask and colour controls (:mod:`vidstyle.spatial`) for a video.
+    """Per-frame mask and colour controls (:mod:`vidstyle.controls`) for a video.
 
     The colour reference (``match``/``luminance``) is frame 0 for every frame, so
     the style's recolouring does not flicker. A mask video is read in step with
@@ -245,15 +256,12 @@ class _Controls:
     """
 
     def __init__(self, s: VideoSettings, styles: Sequence[torch.Tensor], hw: tuple[int, int]):
-        from vidstyle.spatial import TargetCache, iter_masks
-
         self.s = s
         self.styles = list(styles)
-        self.targets = TargetCache()  # guided style targets, computed once for the video
-        self.base = None
+        self.base: FrameControls | None = None
         self._masks = iter_masks(s.mask, hw=hw, start=s.start, duration=s.duration) if s.mask else None
         self._mask_index = -1
-        self._mask = None
+        self._mask: torch.Tensor | None = None
         self.notes: list[str] = []
 
     def _mask_for(self, index: int) -> torch.Tensor | None:
@@ -267,9 +275,7 @@ class _Controls:
             self._mask_index += 1
         return self._mask
 
-    def for_frame(self, index: int, content: torch.Tensor):
-        from vidstyle.spatial import frame_controls
-
+    def for_frame(self, index: int, content: torch.Tensor) -> FrameControls:
         mask = self._mask_for(index)
         if self.base is None:
             self.base = frame_controls(content, self.styles, mask=mask, mask_mode=self.s.mask_mode,
@@ -277,6 +283,24 @@ class _Controls:
             self.notes += self.base.notes
             return self.base
         return self.base.with_masks([mask] if mask is not None else [], content=content)
+
+
+def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``--init prev-warped`` (Ruder et al. 2016): the previous result warped by the backward
+    ``flow`` where ``mask`` (the reliability, ``(1, 1, H, W)``) trusts it, the content frame elsewhere:
+    ``c * warp(prev, flow) + (1 - c) * content``."""
+    w, _ = warp(prev, flow)
+    return mask * w + (1 - mask) * content
+
+
+def multipass_start(before: torch.Tensor, neighbour: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
+                    blend: float) -> torch.Tensor:
+    """A later pass's start (Ruder et al. 2018): the frame's previous-pass result ``before`` blended
+    with the processing-order neighbour's result warped by ``flow``, weighted ``blend`` x its ``mask``:
+    ``c * warp(neighbour, flow) + (1 - c) * before`` with ``c = blend * mask``."""
+    w, _ = warp(neighbour, flow)
+    c = blend * mask
+    return c * w + (1 - c) * before
 
 
 def _estimate_frames(info, s: VideoSettings) -> int | None:
@@ -294,8 +318,8 @@ def _estimate_frames(info, s: VideoSettings) -> int | None:
 class _Run:
     """State of one :func:`stylize_video` call (kept out of the public API)."""
 
-    def __init__(self, *, input_path, styles, settings, engine_settings, net, device, work, flow_engine,
-                 observer, should_stop, hw):
+    def __init__(self, *, input_path, styles, settings: VideoSettings, engine_settings: ResolvedSettings, net,
+                 device, work, flow_engine, observer, should_stop, hw, grams: TargetCache | None = None):
         self.input_path = input_path
         self.styles = styles
         self.s = settings
@@ -307,7 +331,9 @@ class _Run:
         self.obs = observer
         self.should_stop = should_stop or (lambda: False)
         self.hw = hw
-        self.style_cache: dict = {}
+        # The one Gram-target cache of the run (plain and guided styles); a parallel worker passes its own,
+        # kept across its tasks.
+        self.grams = grams if grams is not None else TargetCache()
         self.carry: dict = {}  # L-BFGS memory handed from frame to frame (VideoSettings.carry_memory)
         self.controls = _Controls(settings, styles, hw) if settings.controlled else None
         self.lam = settings.lambda_t(engine_settings)
@@ -344,24 +370,34 @@ class _Run:
 
     def _init_first(self, content: torch.Tensor) -> torch.Tensor:
         if self.s.init == "noise":
-            return noise_image(tuple(content.shape[-2:]), self.es.seed, self.device)
+            return noise_image((int(content.shape[-2]), int(content.shape[-1])), self.es.seed, self.device)
         return content
 
     def _init_next(self, content: torch.Tensor, prev: torch.Tensor, nb: Neighbour) -> torch.Tensor:
         mode = self.s.init
-        if mode == "prev-warped":
-            w, _ = warp(prev, nb.flow.to(self.device))
-            c = nb.mask.to(self.device)
-            return c * w + (1 - c) * content  # occluded/unreliable areas start from the content frame
+        if mode == "prev-warped":  # occluded/unreliable areas start from the content frame
+            return warped_start(content, prev, nb.flow.to(self.device), nb.mask.to(self.device))
         if mode == "prev":
             return prev
         return self._init_first(content)
+
+    def _frame_terms(self, ctl: FrameControls | None, content: torch.Tensor, fs: ResolvedSettings,
+                     temporal: Sequence[Term]) -> TermsFactory:
+        """The frame's terms per scale: the controls' (or plain content + style + TV), then the temporal ones."""
+        base = ctl.terms(self.net, fs, self.device, targets=self.grams) if ctl is not None else None
+
+        def make(hw: tuple[int, int]) -> list[Term]:
+            own = base(hw) if base is not None else stylize_terms(self.net, fs, content, self.styles, hw, self.device,
+                                                                  self.grams)
+            return own + list(temporal)
+
+        return make
 
     def frame(self, pass_: int, job: Job, usable: list[Neighbour], shot_start: bool,
               outputs: dict[int, torch.Tensor], ctl=None) -> tuple[torch.Tensor | None, FrameReport | None]:
         """Stylize one frame; returns (quantized output, report) or (None, None) if interrupted.
 
-        ``ctl``: the frame's mask/colour controls (:class:`vidstyle.spatial.FrameControls`) or None.
+        ``ctl``: the frame's mask/colour controls (:class:`vidstyle.controls.FrameControls`) or None.
         """
         opt_content = ctl.content if ctl is not None else job.content  # e.g. grey for --colors luminance
         content = opt_content.to(self.device, non_blocking=True)  # pinned by the flow worker on CUDA
@@ -383,26 +419,26 @@ class _Run:
                 init = before
             else:
                 nb = usable[0]
-                w, _ = warp(outputs[nb.index], nb.flow.to(self.device))
-                c = self.s.blend * nb.mask.to(self.device)
-                init = c * w + (1 - c) * before
+                init = multipass_start(before, outputs[nb.index], nb.flow.to(self.device), nb.mask.to(self.device),
+                                       self.s.blend)
                 terms = self._temporal_terms(usable, outputs) if temporal_on else []
-        if ctl is not None and ctl.spatial:
+        styled = ctl.styled if ctl is not None else None
+        if styled is not None:
             # Outside the mask the target is the content frame: start there, so the style does not
             # trail behind a moving mask (a mask video) through the warped previous frame.
-            styled = torch.stack([r.mask for r in ctl.regions]).amax(0).to(self.device)
+            styled = styled.to(self.device)
             init = styled * init + (1 - styled) * content
         frame_settings = replace(self.es, scales=scales, optim=replace(self.es.optim, iterations=iters))
         scale_optim = None if pass_ == 1 and shot_start else self._later_optim(scales)
         self.obs.frame_start(pass_=pass_, index=job.index, iterations=iters)
-        hooks = (ctl.engine_hooks(self.net, frame_settings, self.device, targets=self.controls.targets)
-                 if ctl is not None else {})
-        result = stylize_image(opt_content, ctl.styles if ctl is not None else self.styles, settings=frame_settings,
-                               device=self.device, net=self.net, callback=self.obs.iteration,
-                               extra_terms=(lambda hw: list(terms)) if terms else None, init=init.clamp(0, 1),
-                               should_stop=self.should_stop, style_cache=self.style_cache, scale_optim=scale_optim,
-                               carry=self.carry if scale_optim is not None and self.s.carry_memory else None,
-                               **hooks)
+        layers = needed_layers(frame_settings)
+        check_size(self.hw, layers)
+        result = run_scales(self.net, self._frame_terms(ctl, content, frame_settings, terms), self.hw,
+                            frame_settings, layers, content=content, init=init.clamp(0, 1),
+                            callback=self.obs.iteration, device=self.device, should_stop=self.should_stop,
+                            param=ctl.parametrisation(self.device) if ctl is not None else None,
+                            scale_optim=scale_optim,
+                            carry=self.carry if scale_optim is not None and self.s.carry_memory else None)
         if self.should_stop():
             self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
             return None, None
@@ -427,8 +463,6 @@ class _Run:
     # -- one pass ------------------------------------------------------------------
     def run_pass(self, pass_: int, frames, *, save_source: bool) -> tuple[list[int], str | None]:
         """Process ``frames`` (``(index, u8, pts, time)`` in processing order); returns (indices, decode error)."""
-        from vidstyle.video.decode import DecodeError
-
         distances = sorted(self.s.long_term)
         done = set(self.work.finished(pass_))
         pin = self.device is not None and torch.device(self.device).type == "cuda"
@@ -471,7 +505,7 @@ class _Run:
                             outputs[nb.index] = self.work.load_frame(pass_, nb.index).to(self.device)
                     self.flow_seconds += job.flow_seconds
                     out, report = self.frame(pass_, job, usable, shot_start, outputs, ctl)
-                    if out is None:
+                    if out is None or report is None:  # interrupted (both are None then)
                         break
                     outputs[job.index] = out
                     self.reports.append(report)
@@ -487,8 +521,6 @@ class _Run:
 
 
 def _source_frames(input_path: Path, s: VideoSettings, size: int):
-    from vidstyle.video.decode import iter_frames
-
     for fr in iter_frames(input_path, size=size, start=s.start, duration=s.duration, max_frames=s.max_frames):
         yield fr.index, fr.image, fr.pts, fr.time
 
@@ -509,25 +541,27 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
     The output appears only when every frame is done (written to a temporary
     name, then renamed); finished frames stay in ``work_dir`` (default
     ``<output>.work``) so a second call with the same arguments resumes.
+    Flows and masks are read from and written to the flow cache at ``cache_dir``
+    (the CLI passes the per-user cache that ``vidstyle flow`` fills; None: no
+    cache), computed by ``settings.method`` with ``flow_params``.
     ``should_stop()`` returning True ends the run after the current frame's
     iteration; the frame being optimized is dropped and redone on resume.
     A source corrupt part-way is stylized as far as it decodes, encoded, and
     then reported as a :class:`VidstyleError` naming the frame where it stopped.
     """
-    from vidstyle.video.decode import output_size, probe
-    from vidstyle.video.encode import check_output_path
-
     t_start = time.perf_counter()
     input_path = Path(input_path)
     output = Path(output)
     settings.validate()
     if not styles:
         raise VidstyleError("at least one style image is needed")
+    for i, style in enumerate(styles):
+        check_image(style, f"style image {i + 1}", batch=1)
     check_output_path(output, codec=settings.codec, overwrite=overwrite)
     info = probe(input_path)
     width, height = output_size(info.width, info.height, settings.engine.size)
     hw = (height, width)
-    es, notes = resolve(replace(settings.engine, size=max(hw)))
+    es, notes = resolve(replace(settings.engine, size=max(hw)), mode="video")
     # Resolved here, not per frame, so that the work dir's identity names the precision the frames used.
     choice = precision.choose(es.precision, torch.device(device) if device is not None else torch.device("cpu"))
     es = replace(es, precision=choice.precision)
@@ -537,9 +571,9 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
     work_root = Path(work_dir) if work_dir is not None else default_work_dir(output)
     identity = work_identity(settings, es, (width, height), flow_params, input_path, styles)
     work = WorkDir.open(work_root, identity, restart=restart)
-    backend = get_backend(settings.method, device=device, **(flow_params or {}))
-    cache = FlowCache(Path(cache_dir) if cache_dir is not None else work.root / "flow")
-    flow_engine = FlowEngine(backend, cache)
+    # Flows come from the shared flow cache (None: no cache); the work dir keeps frames only.
+    flow_engine = open_flow_engine(settings.method, params=flow_params, device=device, cache_dir=cache_dir)
+    stats = flow_engine.cache.stats if flow_engine.cache is not None else CacheStats()
     if net is None:
         net = load_network(es, needed_layers(es), device=device)
     run = _Run(input_path=input_path, styles=[s.to(device) for s in styles], settings=settings, engine_settings=es,
@@ -576,15 +610,15 @@ def stylize_video(input_path: str | Path, styles: Sequence[torch.Tensor], *, out
     result = VideoResult(
         output=result_output, work_dir=work.root, frames=len(order), stylized=run.stylized, resumed=run.resumed,
         passes=settings.passes, size=hw, seconds=time.perf_counter() - t_start,
-        stylize_seconds=run.stylize_seconds, flow_seconds=run.flow_seconds, flow_hits=cache.stats.hits,
-        flow_misses=cache.stats.misses, complete=complete and decode_error is None, stop_reason=stop_reason,
+        stylize_seconds=run.stylize_seconds, flow_seconds=run.flow_seconds, flow_hits=stats.hits,
+        flow_misses=stats.misses, complete=complete and decode_error is None, stop_reason=stop_reason,
         decode_error=decode_error, settings=identity,
         notes=notes + (run.controls.notes if run.controls is not None else []), reports=run.reports,
         precision=es.precision, encode_seconds=encode_seconds)
     return result
 
 
-def work_identity(settings: VideoSettings, es: Settings, frame_size: tuple[int, int], flow_params: dict | None,
+def work_identity(settings: VideoSettings, es: ResolvedSettings, frame_size: tuple[int, int], flow_params: dict | None,
                   input_path: Path, styles: Sequence[torch.Tensor]) -> dict:
     """What decides a run's frames, as the work dir's manifest records it (a resumed run must match)."""
     return {
@@ -599,8 +633,6 @@ def work_identity(settings: VideoSettings, es: Settings, frame_size: tuple[int, 
 
 def _encode(work: WorkDir, s: VideoSettings, info, input_path: Path, output: Path, indices: list[int],
             width: int, height: int, overwrite: bool) -> Path:
-    from vidstyle.video.encode import VideoWriter
-
     records = [work.record(1, i) or {} for i in indices]
     first, last = records[0], records[-1]
     trimmed = bool(s.start) or s.duration is not None or s.max_frames is not None
@@ -623,14 +655,10 @@ def measure_temporal(result: VideoResult, input_path: str | Path, settings: Vide
                      cache_dir: str | Path | None = None, flow_params: dict | None = None):
     """E_temp and flash score (:mod:`vidstyle.video.evaluate`) of a finished run's frames.
 
-    Flows and masks are those of the source frames, read from the run's flow cache.
+    Flows and masks are those of the source frames, read from the run's flow cache (``cache_dir``).
     """
-    from vidstyle.video.evaluate import temporal_errors
-
     work = WorkDir(Path(result.work_dir), {})
     indices = work.finished(settings.passes)
-    backend = get_backend(settings.method, device=device, **(flow_params or {}))
-    cache = FlowCache(Path(cache_dir) if cache_dir is not None else work.root / "flow")
+    engine = open_flow_engine(settings.method, params=flow_params, device=device, cache_dir=cache_dir)
     source = (img for _, img, _, _ in _source_frames(Path(input_path), settings, max(result.size)))
-    return temporal_errors((work.load_frame_u8(settings.passes, i) for i in indices), source,
-                           FlowEngine(backend, cache))
+    return temporal_errors((work.load_frame_u8(settings.passes, i) for i in indices), source, engine)

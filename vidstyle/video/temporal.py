@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vidstyle.errors import VidstyleError
+from vidstyle.tensors import resize
 
 
 def _check(x: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor) -> None:
@@ -43,6 +43,9 @@ def temporal_loss(x: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor) -> 
 class TemporalLoss(nn.Module):
     """Module form of :func:`temporal_loss` with a fixed target: ``TemporalLoss(w, c)(x)``."""
 
+    warped: torch.Tensor  # buffers (registered below), declared for type checkers
+    mask: torch.Tensor
+
     def __init__(self, warped: torch.Tensor, mask: torch.Tensor):
         super().__init__()
         self.register_buffer("warped", warped.detach())
@@ -50,14 +53,6 @@ class TemporalLoss(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return temporal_loss(x, self.warped, self.mask)
-
-
-def resize_to(img: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize (antialiased when shrinking); identity at the same size."""
-    if tuple(img.shape[-2:]) == tuple(hw):
-        return img
-    shrink = hw[0] < img.shape[-2]
-    return F.interpolate(img, size=tuple(hw), mode="bilinear", align_corners=False, antialias=shrink)
 
 
 @dataclass
@@ -77,9 +72,9 @@ class TemporalTerm:
     _at: dict = field(default_factory=dict, repr=False)
 
     def __call__(self, x: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        hw = tuple(x.shape[-2:])
+        hw = (int(x.shape[-2]), int(x.shape[-1]))
         if hw not in self._at:
-            self._at[hw] = (resize_to(self.warped.to(x.device), hw).detach(),
-                            resize_to(self.mask.to(x.device), hw).clamp(0, 1).detach())
+            self._at[hw] = (resize(self.warped.to(x.device), hw).detach(),
+                            resize(self.mask.to(x.device), hw).clamp(0, 1).detach())
         w, c = self._at[hw]
         return temporal_loss(x, w, c)

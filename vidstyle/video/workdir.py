@@ -98,7 +98,7 @@ def unfinished_manifest(root: str | os.PathLike) -> bool:
 def folder_bytes(root: str | os.PathLike) -> int:
     """Total size of the files under ``root`` (0 if it does not exist)."""
     total = 0
-    for dirpath, _, files in os.walk(root):
+    for dirpath, _, files in os.walk(os.fspath(root)):
         for name in files:
             try:
                 total += os.lstat(os.path.join(dirpath, name)).st_size
@@ -111,7 +111,7 @@ class RunLock:
     """An exclusive OS lock on ``path`` (``fcntl.flock``), released by :meth:`release`, by garbage
     collection, or by the OS when the process ends - a crash never leaves a work dir locked."""
 
-    _held: "weakref.WeakValueDictionary[str, RunLock]"
+    _held: weakref.WeakValueDictionary[str, RunLock]
 
     def __init__(self, path: Path, what: str):
         self.path = path
@@ -139,7 +139,7 @@ class RunLock:
         self._fh = fh
 
     @classmethod
-    def acquire(cls, path: Path, what: str) -> "RunLock":
+    def acquire(cls, path: Path, what: str) -> RunLock:
         """The lock on ``path``; an open one of this process is shared (a resumed call in one process)."""
         key = str(path.resolve())
         lock = cls._held.get(key)
@@ -170,7 +170,7 @@ class WorkDir:
         self.replaced = False  # True when the manifest of a run without finished frames was replaced
 
     @classmethod
-    def open(cls, root: str | os.PathLike, identity: dict, *, restart: bool = False) -> "WorkDir":
+    def open(cls, root: str | os.PathLike, identity: dict, *, restart: bool = False) -> WorkDir:
         """Open or create ``root`` for a run identified by ``identity`` (JSON-able).
 
         An existing work dir made for another identity raises
