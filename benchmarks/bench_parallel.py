@@ -59,7 +59,8 @@ def main() -> None:
 
     if args.defaults:
         vs = VideoSettings(max_frames=args.frames)
-        args.size, args.first_iterations, args.iterations = vs.engine.size, vs.first_iterations, vs.engine.optim.iterations
+        args.size, args.first_iterations = vs.engine.size, vs.first_iterations
+        args.iterations = vs.engine.optim.iterations
     else:
         es = Settings(size=args.size, init="content", precision="fp32",
                       optim=OptimizerSettings(iterations=args.iterations))
@@ -92,8 +93,8 @@ def main() -> None:
             rep = evaluate_video(out, args.video, FlowEngine(get_backend("dis"), None))
             errors = {i + 1: e for i, e in enumerate(rep.errors)}
             runs[name] = {"wall_s": wall, "load_before": load, "load_after": os.getloadavg(),
-                          "per_frame": rep.errors, "threads": r.threads, "chunks": [[c.start, c.stop, "backward" if c.backward else "forward"]
-                                                     for c in r.chunks],
+                          "per_frame": rep.errors, "threads": r.threads,
+                          "chunks": [[c.start, c.stop, "backward" if c.backward else "forward"] for c in r.chunks],
                           "seams": [s.start for s in r.seams], "seam_frames": r.seam_frames,
                           "anchors": r.anchors, "e_temp": rep.e_temp, "flash": rep.flash,
                           "seam_ratio": seam_ratio(errors, r.seam_frames),
@@ -104,7 +105,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     one, two = runs["1 worker"], runs["2 workers"]
-    summary = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "frames": args.frames, "size": args.size, "first_iterations": args.first_iterations,
+    summary = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "frames": args.frames,
+               "size": args.size, "first_iterations": args.first_iterations,
                "iterations": args.iterations, "cores": os.cpu_count(), "runs": runs,
                "wall_ratio_2_over_1": two["wall_s"] / one["wall_s"],
                "e_temp_ratio_2_over_1": two["e_temp"] / one["e_temp"]}

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 
 from vidstyle import defaults
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError
 from vidstyle.tensors import resize
 
 COLOR_MODES = defaults.COLOR_MODES
@@ -131,7 +131,7 @@ def color_transform(source: torch.Tensor, target: torch.Tensor, mode: str = "pca
     flat images (a grey image has a singular covariance).
     """
     if mode not in MATCH_MODES:
-        raise VidstyleError(f"--match {mode!r}: expected one of {', '.join(MATCH_MODES)}")
+        raise SettingsError("match", f"{mode!r}: expected one of {', '.join(MATCH_MODES)}")
     mu_s, cs = _mean_cov(source, eps)
     mu_t, ct = _mean_cov(target, eps)
     if mode == "pca":
@@ -173,9 +173,9 @@ def color_match(style: torch.Tensor, content: torch.Tensor, method: str = defaul
 
 def check_mode(colors: str, match: str = "pca") -> None:
     if colors not in COLOR_MODES:
-        raise VidstyleError(f"--colors {colors!r}: expected one of {', '.join(COLOR_MODES)}")
+        raise SettingsError("colors", f"{colors!r}: expected one of {', '.join(COLOR_MODES)}")
     if match not in MATCH_MODES:
-        raise VidstyleError(f"--match {match!r}: expected one of {', '.join(MATCH_MODES)}")
+        raise SettingsError("match", f"{match!r}: expected one of {', '.join(MATCH_MODES)}")
 
 
 def preprocess_content(content: torch.Tensor, colors: str) -> torch.Tensor:

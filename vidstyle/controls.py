@@ -33,7 +33,7 @@ from vidstyle.engine import (
     run_scales,
     style_term,
 )
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.guided import GuidedStyleTerm, layer_guides
 from vidstyle.imageio import load_image
 from vidstyle.masks import fit_mask, load_mask, mask_warnings, parse_region, resize_mask
@@ -193,9 +193,9 @@ def frame_controls(content: torch.Tensor, styles: Sequence[torch.Tensor] = (), *
     Raises :class:`VidstyleError` for contradictory options; warnings are in ``.notes``.
     """
     if mask_mode not in defaults.MASK_MODES:
-        raise VidstyleError(f"--mask-mode {mask_mode!r}: expected one of {', '.join(defaults.MASK_MODES)}")
+        raise SettingsError("mask_mode", f"{mask_mode!r}: expected one of {', '.join(defaults.MASK_MODES)}")
     if guide not in defaults.GUIDES:
-        raise VidstyleError(f"--guide {guide!r}: expected one of {', '.join(defaults.GUIDES)}")
+        raise SettingsError("guide", f"{guide!r}: expected one of {', '.join(defaults.GUIDES)}")
     color.check_mode(colors, color_match)
     check_image(content, "content image", batch=1)
     regions = list(regions or [])
@@ -212,7 +212,7 @@ def frame_controls(content: torch.Tensor, styles: Sequence[torch.Tensor] = (), *
     if mask is not None:
         regions = [Region(tuple(styles), mask, tuple(style_blend) if style_blend else None, "mask")]
     if len(regions) > 1 and mask_mode == "blend":
-        raise VidstyleError(f"--mask-mode blend composites one styled region; {len(regions)} regions need "
+        raise SettingsError("mask_mode", f"blend composites one styled region; {len(regions)} regions need "
                             "--mask-mode guided")
     fitted = []
     for i, r in enumerate(regions):
@@ -261,12 +261,12 @@ def load_style_specs(specs: Sequence[str]) -> tuple[list[torch.Tensor], list[Reg
     for spec in specs:
         style, mask = parse_region(spec)
         if not style.exists():
-            raise VidstyleError(f"--style {spec}: style image {style} not found")
+            raise SettingsError("style", f"{spec}: style image {style} not found")
         if mask is None:
             plain.append(load_image(style, what="style image"))
             continue
         if not mask.exists():
-            raise VidstyleError(f"--style {spec}: mask file {mask} not found")
+            raise SettingsError("style", f"{spec}: mask file {mask} not found")
         regions.append(Region((load_image(style, what="style image"),), load_mask(mask, what=f"mask {mask}"),
                               label=f"mask {mask}"))
     return plain, regions
@@ -282,7 +282,7 @@ def load_controls(content: torch.Tensor, styles: Sequence[torch.Tensor], *, styl
     mask_t = None
     if mask is not None:
         if not Path(mask).exists():
-            raise VidstyleError(f"--mask {mask}: no such file")
+            raise SettingsError("mask", f"{mask}: no such file")
         mask_t = load_mask(mask, what=f"--mask {mask}")
     return frame_controls(content, list(styles) + plain, mask=mask_t, regions=regions, mask_mode=mask_mode,
                           guide=guide, colors=colors, color_match=color_match, style_blend=style_blend)

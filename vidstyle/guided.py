@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle import defaults
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError
 from vidstyle.losses import normalise_gram
 from vidstyle.vgg import LAYERS, layer_index
 
@@ -48,7 +48,7 @@ def layer_guides(mask: torch.Tensor, layers: Sequence[str], mode: str = defaults
     section 4.1). Zero padding at the border is ignored (it belongs to no region).
     """
     if mode not in defaults.GUIDES:
-        raise VidstyleError(f"--guide {mode!r}: expected one of {', '.join(defaults.GUIDES)}")
+        raise SettingsError("guide", f"{mode!r}: expected one of {', '.join(defaults.GUIDES)}")
     if mask.dim() != 4 or mask.shape[1] != 1:
         raise ValueError(f"mask must be (N, 1, H, W), got shape {tuple(mask.shape)}")
     hw = (int(mask.shape[-2]), int(mask.shape[-1]))

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from vidstyle import defaults
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.imageio import from_uint8, load_image
 from vidstyle.tensors import resize
 from vidstyle.video.decode import iter_frames
@@ -127,7 +127,7 @@ def parse_region(spec: str) -> tuple[Path, Path | None]:
         return Path(spec), None
     style, mask = spec.rsplit(":", 1)
     if not style or not mask:
-        raise VidstyleError(f"--style {spec!r}: expected STYLE or STYLE:MASK")
+        raise SettingsError("style", f"{spec!r}: expected STYLE or STYLE:MASK")
     return Path(style), Path(mask)
 
 

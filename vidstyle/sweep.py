@@ -43,7 +43,7 @@ from vidstyle.engine import (
     stylize_image,
     synthesize_texture,
 )
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.imageio import to_uint8
 from vidstyle.optimize import IterationInfo
 from vidstyle.tensors import resize
@@ -144,7 +144,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
     unusable values and missing inputs raise :class:`VidstyleError`.
     """
     if mode not in MODES:
-        raise VidstyleError(f"--over {mode!r}: expected one of {', '.join(MODES)}")
+        raise SettingsError("over", f"{mode!r}: expected one of {', '.join(MODES)}")
     if values is not None:
         values = [v.strip() for v in values if v.strip()]
         _check_nonempty(values, "--values")
@@ -157,7 +157,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
 
     if mode == "content-layers":
         if styles:
-            raise VidstyleError("--over content-layers reconstructs contents: give content images, no --style")
+            raise SettingsError("over", "content-layers reconstructs contents: give content images and no style images")
         _check_nonempty(contents, "content images")
         layers = list(values) if values is not None else default_content_layers(s)
         for k in layers:
@@ -191,7 +191,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
     _check_nonempty(styles, "style images")
     if mode == "grid":
         if values is not None:
-            raise VidstyleError("--over grid takes no --values: it runs every content with every style")
+            raise SettingsError("over", "grid takes no values: it runs every content with every style")
         for i, (label, img) in enumerate(contents):
             for j, (slabel, simg) in enumerate(styles):
                 cells.append(Cell(i, j, label, slabel, "stylize", replace(s, style_blend=None), content=img,
@@ -202,7 +202,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
     if mode == "seeds":
         seeds = _ints(values, "--values", minimum=0) if values is not None else list(defaults.SWEEP_SEEDS)
         if len(set(seeds)) < 2:
-            raise VidstyleError(f"--over seeds needs two or more different seeds, got {seeds}")
+            raise SettingsError("over", f"seeds needs two or more different seeds, got {seeds}")
         if given_init is not None and given_init != "noise":
             notes.append("--over seeds starts every run from noise (a seed only matters there)")
         per_col = [(f"seed {v}", replace(s, seed=v, init="noise")) for v in seeds]
@@ -223,7 +223,7 @@ def plan_sweep(mode: str, *, contents: Sequence[Named] = (), styles: Sequence[Na
         inits = list(values) if values is not None else ["noise", "content"]
         for v in inits:
             if v not in defaults.INITS and not Path(v).is_file():
-                raise VidstyleError(f"--values {v!r}: expected noise, content or an existing image file")
+                raise SettingsError("values", f"{v!r}: expected noise, content or an existing image file")
         per_col = [(f"init {Path(v).name if v not in defaults.INITS else v}", replace(s, init=v)) for v in inits]
     for i, (label, img) in enumerate(contents):
         for j, (clabel, cs) in enumerate(per_col):

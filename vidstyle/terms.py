@@ -20,7 +20,7 @@ from typing import Protocol
 import torch
 
 from vidstyle import defaults
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.losses import ContentLoss, StyleLoss, blend_grams, gram_matrix, tv_loss
 from vidstyle.tensors import resize
 from vidstyle.vgg import VGGFeatures, layer_index, min_size, resize_long_side
@@ -102,9 +102,9 @@ def style_targets(net: VGGFeatures, styles: Sequence[torch.Tensor], layers: Sequ
     """Blended Gram targets of the style images, each resized to ``long_side``."""
     weights = list(blend) if blend is not None else [1.0] * len(styles)
     if len(weights) != len(styles):
-        raise VidstyleError(f"--style-blend has {len(weights)} weights for {len(styles)} style images")
+        raise SettingsError("style_blend", f"has {len(weights)} weights for {len(styles)} style images")
     if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise VidstyleError(f"--style-blend weights must be >= 0 and not all 0, got {weights}")
+        raise SettingsError("style_blend", f"weights must be >= 0 and not all 0, got {weights}")
     per_layer: dict[str, list[torch.Tensor]] = {k: [] for k in layers}
     with torch.no_grad():
         for style in styles:
@@ -125,7 +125,7 @@ def content_targets(net: VGGFeatures, content: torch.Tensor, layers: Sequence[st
 def layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> dict[str, float]:
     w = list(weights) if weights is not None else [1.0] * len(layers)
     if any(v < 0 for v in w) or sum(w) <= 0:
-        raise VidstyleError(f"--style-layer-weights must be >= 0 and not all 0, got {w}")
+        raise SettingsError("style_layer_weights", f"must be >= 0 and not all 0, got {w}")
     total = sum(w)
     return {k: v / total for k, v in zip(layers, w)}
 

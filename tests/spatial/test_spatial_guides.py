@@ -80,9 +80,9 @@ def test_blend_transform_composites_by_the_mask():
 def test_frame_controls_validates_combinations():
     c, s = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     m = torch.ones(1, 1, 8, 8)
-    with pytest.raises(VidstyleError, match="--mask-mode"):
+    with pytest.raises(VidstyleError, match="^mask_mode "):
         frame_controls(c, [s], mask=m, mask_mode="paint")
-    with pytest.raises(VidstyleError, match="--guide"):
+    with pytest.raises(VidstyleError, match="^guide "):
         frame_controls(c, [s], mask=m, guide="outside")
     with pytest.raises(VidstyleError, match="at least one style"):
         frame_controls(c, [])

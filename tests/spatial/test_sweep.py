@@ -85,7 +85,7 @@ def test_each_mode_gives_a_sheet_cell_and_a_table_row_per_run(mode, quick, net, 
 
 def test_bad_sweeps_are_clean_errors(quick, shipwreck, starry):
     c, s = [("c", shipwreck)], [("s", starry)]
-    with pytest.raises(VidstyleError, match="--over 'layers'"):
+    with pytest.raises(VidstyleError, match="^over 'layers'"):
         plan_sweep("layers", contents=c, styles=s, settings=quick)
     with pytest.raises(VidstyleError, match="--values: empty list"):
         plan_sweep("style-weight", contents=c, styles=s, values=[" ", ""], settings=quick)

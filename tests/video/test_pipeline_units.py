@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from vidstyle import defaults
-from vidstyle.errors import VidstyleError
+from vidstyle.cli.options import user_message
+from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.video.pipeline import VideoSettings, default_output, default_work_dir
 from vidstyle.video.temporal import TemporalLoss, TemporalTerm, temporal_loss
 from vidstyle.video.workdir import WorkDir
@@ -67,8 +68,11 @@ def test_temporal_weight_default_is_the_same_for_both_weight_sources():
     ({"first_iterations": 0}, "--first-iterations"), ({"max_frames": 0}, "--max-frames"),
 ])
 def test_video_settings_reject_bad_values(kwargs, match):
-    with pytest.raises(VidstyleError, match=match):
+    # The library names the parameter; the CLI shows the same error under the flag.
+    (param,) = kwargs
+    with pytest.raises(SettingsError, match=f"^{param} ") as exc:
         VideoSettings(**kwargs).validate()
+    assert exc.value.param == param and user_message(exc.value).startswith(match + " ")
 
 
 def test_default_names(tmp_path):

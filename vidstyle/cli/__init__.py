@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from vidstyle.cli.common import USER_ERRORS, console
+from vidstyle.cli.options import user_message
 
 app = typer.Typer(
     name="vidstyle",
@@ -45,7 +46,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except USER_ERRORS as exc:  # pragma: no cover - commands catch these themselves
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(user_message(exc))}", soft_wrap=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - click's usage errors (typer vendors click; no public class)
         if getattr(exc, "exit_code", None) != 2 or not hasattr(exc, "format_message"):

@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
             if pairs == 0:
                 raise VidstyleError(f"{video} has 1 frame: flow needs at least 2")
         except USER_ERRORS as exc:
-            raise fail(str(exc)) from None
+            raise fail(o.user_message(exc)) from None
         except Exception as exc:  # noqa: BLE001 - only out-of-memory becomes a user error
             message = out_of_memory(exc)
             if message is None:

@@ -507,4 +507,4 @@ def register(app: typer.Typer) -> None:
                 write_json(log, {"command": "evaluate", "stylized": str(stylized), "source": str(source),
                                  "method": method, "flow_params": flow_opts.params, **report.to_dict(), **seam})
         except USER_ERRORS as exc:
-            raise fail(str(exc)) from None
+            raise fail(o.user_message(exc)) from None

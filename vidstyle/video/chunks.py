@@ -11,8 +11,7 @@ The design (README "Parallel runs" has the measurements):
 1. A shot is cut into chunks of ``L`` frames, taken in pairs around an
    *anchor*: the first frame of the pair's second chunk. Both chunks of a pair
    start from the anchor's still-image run, computed once (a task of its own,
-   :meth:`ChunkStylizer.run_still`, with the threads of the workers that wait
-   for it) and "warmed" by one step to a neighbour and back, so that neither
+   :meth:`ChunkStylizer.run_still`) and "warmed" by one step to a neighbour and back, so that neither
    chain drifts away from it (see there): the first chunk runs *backward* from
    the anchor, the second forward, each later frame starting from the warped
    previous one with the temporal loss, exactly like the sequential pipeline
@@ -298,8 +297,8 @@ class ChunkStylizer:
 
         from flow import FlowCache, FlowEngine, get_backend
         from vidstyle.engine import load_network, needed_layers
-        from vidstyle.terms import TargetCache
         from vidstyle.imageio import from_uint8
+        from vidstyle.terms import TargetCache
 
         if threads:
             import cv2
@@ -329,13 +328,14 @@ class ChunkStylizer:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- the three tasks --------------------------------------------------------------
-    def run_still(self, frame: Frame, threads: int | None = None, warm: Frame | None = None) -> TaskResult:
+    def run_still(self, frame: Frame, warm: Frame | None = None) -> TaskResult:
         """The still-image run of a chunk's first frame (an anchor, or frame 0 of a chunk after a seam).
 
         Run once per video, not once per chunk: both chunks of an anchor pair start from this one
-        result (the driver ships it through the object store). It is the longest frame of a chunk
-        (``first_iterations`` over all scales), so it may take more threads than a worker's share
-        (``threads``: the other workers wait for it anyway).
+        result (the driver ships it through the object store). It runs on the worker's own threads:
+        giving it the threads of the workers that wait for it (2 on this 2-core machine, shared with
+        other work) made it 12x slower, not faster (a 192 px still: 393 s against 32 s on one thread;
+        OpenMP threads of a process Ray runs at nice 15 wait on each other).
 
         ``warm`` (an anchor's neighbour): the still then goes once to that
         frame and back as later frames (warped init, temporal loss), and the
@@ -347,21 +347,20 @@ class ChunkStylizer:
         neighbours would carry the jump twice. Warmed, neither does.
         """
         t0 = time.perf_counter()
-        with _more_threads(threads):
-            with _Scratch(self._scratch) as work:
+        with _Scratch(self._scratch) as work:
+            run = self._run(work, "still", frame[0])
+            _, error = run.run_pass(1, iter([frame] if warm is None else [frame, warm]), save_source=False)
+            if error is not None:
+                raise VidstyleError(error)
+            out = self._collect(work, [frame[0]] if warm is None else [warm[0]])
+        if warm is not None:
+            with _Scratch(self._scratch) as work:  # back from the neighbour to the anchor
+                work.save_frame(1, out[0].index, out[0].image, out[0].record)
                 run = self._run(work, "still", frame[0])
-                _, error = run.run_pass(1, iter([frame] if warm is None else [frame, warm]), save_source=False)
+                _, error = run.run_pass(1, iter([warm, frame]), save_source=False)
                 if error is not None:
                     raise VidstyleError(error)
-                out = self._collect(work, [frame[0]] if warm is None else [warm[0]])
-            if warm is not None:
-                with _Scratch(self._scratch) as work:  # back from the neighbour to the anchor
-                    work.save_frame(1, out[0].index, out[0].image, out[0].record)
-                    run = self._run(work, "still", frame[0])
-                    _, error = run.run_pass(1, iter([warm, frame]), save_source=False)
-                    if error is not None:
-                        raise VidstyleError(error)
-                    out = self._collect(work, [frame[0]])
+                out = self._collect(work, [frame[0]])
         out[0].record["still"] = True
         if warm is not None:
             out[0].record["warmed_via"] = warm[0]
@@ -478,25 +477,6 @@ def _writable_dir(path: str | None) -> Path | None:
     except OSError:
         return None
     return Path(path)
-
-
-class _more_threads:
-    """Torch on ``n`` threads inside the block (a still that has the machine to itself), then back."""
-
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self):
-        import torch
-
-        self.before = torch.get_num_threads()
-        if self.n and self.n > self.before:
-            torch.set_num_threads(int(self.n))
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.before)
 
 
 class _Scratch:

@@ -110,7 +110,8 @@ class ParallelResult:
         anchors = (f", anchor frame(s) {','.join(map(str, self.anchors))} (copies differ by at most "
                    f"{max(self.anchors.values())}/255)" if self.anchors else "")
         return (f"{self.frames} frames in {len(self.chunks)} chunks on {self.workers} workers, "
-                f"{len(self.seams)} seam(s){anchors}{cuts}, {self.tasks_run} task(s) run, {self.tasks_resumed} resumed, "
+                f"{len(self.seams)} seam(s){anchors}{cuts}, {self.tasks_run} task(s) run, "
+                f"{self.tasks_resumed} resumed, "
                 f"in {self.seconds:.1f}s; E_temp {self.e_temp:.3e}, flash {self.flash:.2f}{seam}{out}")
 
 
@@ -161,7 +162,8 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
         socket.create_connection((host, port_n), timeout=timeout).close()
     except OSError as exc:
         raise VidstyleError(f"--ray-address {address}: no Ray cluster answers there "
-                            f"({exc.strerror or exc}); start one with 'ray start --head' or check the address") from None
+                            f"({exc.strerror or exc}); start one with 'ray start --head' or check the address"
+                            ) from None
 
 
 def _remote_classes(ray):
@@ -198,9 +200,8 @@ def _remote_classes(ray):
                 report=lambda kind, number, index, seconds: board.report.remote(name, kind, number, index, seconds,
                                                                        os.getpid()))
 
-        def run_still(self, frame, threads, warm):
-            return self.stylizer.run_still(_writable([frame])[0], threads,
-                                           _writable([warm])[0] if warm is not None else None)
+        def run_still(self, frame, warm):
+            return self.stylizer.run_still(_writable([frame])[0], _writable([warm])[0] if warm is not None else None)
 
         def run_chunk(self, chunk, frames, still):
             if still is not None:
@@ -292,7 +293,8 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
         length = chunk_length or auto_chunk_length(n, workers, overlap)
         chunks, seams = plan(n, length, overlap, settings.long_term, cuts)
         identity = work_identity(settings, es, (width, height), flow_params, input_path, styles) | {
-            "parallel": {"chunk_length": length, "overlap": overlap},
+            # "anchor": how a pair's shared still is made; a work dir of plain per-worker stills is not reused
+            "parallel": {"chunk_length": length, "overlap": overlap, "anchor": "one still, warmed"},
         }
         work = WorkDir.open(Path(work_dir) if work_dir is not None else default_work_dir(output), identity,
                             restart=restart)
@@ -302,11 +304,8 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
         n_workers = min(workers, len(chunks))  # more would idle
         n_actors = min(n_workers, len(driver.todo_chunks()) + len(driver.todo_seams()))
         observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_workers, resumed=driver.resumed)
-        # A still may take the threads of the workers that wait for it, where they share this machine.
-        still_threads = threads * n_actors // max(1, len(driver.todo_stills())) if address is None else threads
         driver.run(n_actors, settings=settings, es=es, styles=styles, hw=hw, device=device, threads=threads,
-                   flow_params=flow_params, still_threads=max(threads, still_threads),
-                   cache_dir=str(cache_dir) if cache_dir is not None else None)
+                   flow_params=flow_params, cache_dir=str(cache_dir) if cache_dir is not None else None)
     finally:
         if started:
             ray.shutdown()
@@ -323,7 +322,8 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
     return ParallelResult(
         output=result_output, work_dir=work.root, frames=n, chunks=chunks, seams=seams, workers=n_workers,
         threads=threads, seconds=time.perf_counter() - t_start, tasks_run=driver.ran, tasks_resumed=driver.resumed,
-        errors=driver.errors(), seam_frames=seam_frames, cuts=cuts, skipped_seams=driver.skipped(), anchors=driver.anchor_differences(),
+        errors=driver.errors(), seam_frames=seam_frames, cuts=cuts, skipped_seams=driver.skipped(),
+        anchors=driver.anchor_differences(),
         complete=complete,
         stop_reason="complete" if complete else "interrupted", settings=identity, notes=notes,
         task_log=driver.log)
@@ -438,7 +438,7 @@ class _Driver:
 
     # -- the schedule ---------------------------------------------------------------
     def run(self, n_actors: int, *, settings, es, styles, hw, device, threads, flow_params,
-            still_threads: int | None = None, cache_dir: str | None = None) -> None:
+            cache_dir: str | None = None) -> None:
         ray = self.ray
         todo_c, todo_s, todo_still = self.todo_chunks(), self.todo_seams(), self.todo_stills()
         if not todo_c and not todo_s:
@@ -482,7 +482,7 @@ class _Driver:
                     k = idle.pop(0)
                     if kind == "still":
                         w = self.warm_of(item.number)
-                        ref = actors[k].run_still.remote(self.frames[item.number], still_threads,
+                        ref = actors[k].run_still.remote(self.frames[item.number],
                                                          self.frames[w] if w is not None else None)
                     elif kind == "chunk":
                         i = item.order[0]
@@ -523,8 +523,8 @@ class _Driver:
                     idle.append(k)
             self.obs.update(ray.get(board.snapshot.remote()), finished, total)
         finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            # Tasks still running (an interrupted run) end with their actors: Ray refuses force=True for
+            # actor tasks (ValueError), and killing the actor stops the task it is running anyway.
             for a in actors.values():
                 ray.kill(a)
             ray.kill(board)
@@ -536,7 +536,8 @@ class _Driver:
         only until its last one is decoded; kept for good are the frames that
         still and seam tasks take (a few per chunk). Returns chunk -> object ref.
         """
-        keep = set(stills) | {w for w in map(self.warm_of, stills) if w is not None} | {i for s in seams for i in s.seeds + tuple(s.repaired) + (s.start + s.overlap,)}
+        keep = (set(stills) | {w for w in map(self.warm_of, stills) if w is not None}
+                | {i for s in seams for i in s.seeds + tuple(s.repaired) + (s.start + s.overlap,)})
         wanted: dict[int, list[Chunk]] = {}
         for c in chunks:
             for i in c.order:

@@ -48,7 +48,7 @@ from vidstyle.engine import (
     run_scales,
     stylize_terms,
 )
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.imageio import from_uint8, to_uint8
 from vidstyle.masks import is_still_image, iter_masks
 from vidstyle.optimize import IterationInfo, OptimizerSettings
@@ -112,7 +112,7 @@ class VideoSettings:
 
     def validate(self) -> None:
         if self.first_iterations <= 0:
-            raise VidstyleError(f"--first-iterations must be > 0, got {self.first_iterations}")
+            raise SettingsError("first_iterations", f"must be > 0, got {self.first_iterations}")
         fs = tuple(self.frame_scales)
         if not fs or fs[-1] != 1.0 or any(not 0 < f <= 1 for f in fs) or list(fs) != sorted(set(fs)):
             raise VidstyleError(f"later-frame scales {fs}: expected ascending fractions in (0, 1] ending at 1")
@@ -120,32 +120,32 @@ class VideoSettings:
             raise VidstyleError("later-frame early stop: coarse iterations > 0, min iterations >= 0, tol >= 0 "
                                 "and a window >= 2 are needed")
         if self.init not in defaults.VIDEO_INITS:
-            raise VidstyleError(f"--init {self.init!r}: expected one of {', '.join(defaults.VIDEO_INITS)}")
+            raise SettingsError("init", f"{self.init!r}: expected one of {', '.join(defaults.VIDEO_INITS)}")
         if self.temporal_weight is not None and (self.temporal_weight < 0 or not math.isfinite(self.temporal_weight)):
-            raise VidstyleError(f"--temporal-weight must be a finite number >= 0, got {self.temporal_weight}")
+            raise SettingsError("temporal_weight", f"must be a finite number >= 0, got {self.temporal_weight}")
         if not self.long_term or any(int(d) != d or d < 1 for d in self.long_term) or 1 not in self.long_term:
-            raise VidstyleError(f"--long-term {','.join(map(str, self.long_term))}: expected distinct frame "
+            raise SettingsError("long_term", f"{','.join(map(str, self.long_term))}: expected distinct frame "
                                 "distances >= 1 that include 1, e.g. 1,2,4")
         if self.passes < 1:
-            raise VidstyleError(f"--passes must be >= 1, got {self.passes}")
+            raise SettingsError("passes", f"must be >= 1, got {self.passes}")
         if not 0 <= self.blend <= 1:
             raise VidstyleError(f"multi-pass blend must be in [0, 1], got {self.blend}")
         if not 0 <= self.shot_threshold <= 1:
-            raise VidstyleError(f"--shot-threshold must be in [0, 1], got {self.shot_threshold}")
+            raise SettingsError("shot_threshold", f"must be in [0, 1], got {self.shot_threshold}")
         if self.start < 0:
-            raise VidstyleError(f"--start must be >= 0, got {self.start}")
+            raise SettingsError("start", f"must be >= 0, got {self.start}")
         if self.duration is not None and self.duration <= 0:
-            raise VidstyleError(f"--duration must be > 0, got {self.duration}")
+            raise SettingsError("duration", f"must be > 0, got {self.duration}")
         if self.max_frames is not None and self.max_frames <= 0:
-            raise VidstyleError(f"--max-frames must be > 0, got {self.max_frames}")
+            raise SettingsError("max_frames", f"must be > 0, got {self.max_frames}")
         if self.mask_mode not in defaults.MASK_MODES:
-            raise VidstyleError(f"--mask-mode {self.mask_mode!r}: expected one of {', '.join(defaults.MASK_MODES)}")
+            raise SettingsError("mask_mode", f"{self.mask_mode!r}: expected one of {', '.join(defaults.MASK_MODES)}")
         if self.guide not in defaults.GUIDES:
-            raise VidstyleError(f"--guide {self.guide!r}: expected one of {', '.join(defaults.GUIDES)}")
+            raise SettingsError("guide", f"{self.guide!r}: expected one of {', '.join(defaults.GUIDES)}")
         color.check_mode(self.colors, self.color_match)
         if self.mask is not None:
             if not Path(self.mask).is_file():
-                raise VidstyleError(f"--mask {self.mask}: no such file")
+                raise SettingsError("mask", f"{self.mask}: no such file")
             if self.passes > 1 and not is_still_image(self.mask):
                 raise VidstyleError("a mask video with --passes > 1 is not supported (later passes run backwards "
                                     "and would need every mask at once); use a still mask or one pass")
