@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 
+from vidstyle.atomic import write_json
 from vidstyle.cli import options as o
 from vidstyle.cli.common import console, fail, resolve_device
 from vidstyle.cli.guard import guard_memory
-from vidstyle.cli.progress import RunProgress, download_progress, environment, graceful_interrupt, write_json
+from vidstyle.cli.progress import RunProgress, download_progress, environment, graceful_interrupt
 from vidstyle.controls import load_controls, stylize_controlled
 from vidstyle.engine import (
     ResolvedSettings,

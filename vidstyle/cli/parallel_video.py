@@ -92,8 +92,9 @@ def main(input, styles, style_imgs, *, out, vs, work_root, restart, overwrite, q
     import typer
     from rich.markup import escape
 
+    from vidstyle.atomic import write_json
     from vidstyle.cli.guard import work_dir_summary
-    from vidstyle.cli.progress import environment, graceful_interrupt, write_json
+    from vidstyle.cli.progress import environment, graceful_interrupt
 
     payload = {"command": "video", "input": str(input), "styles": [str(s) for s in styles], "device": str(device),
                "environment": environment()} if log is not None else None

@@ -20,7 +20,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from vidstyle.atomic import write_json  # noqa: F401  (re-exported for the commands)
 from vidstyle.cli.common import console
 
 

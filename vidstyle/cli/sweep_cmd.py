@@ -19,12 +19,12 @@ from rich.progress import (
 )
 
 from vidstyle import defaults
-from vidstyle.atomic import write_text
+from vidstyle.atomic import write_json, write_text
 from vidstyle.cli import options as o
 from vidstyle.cli.checks import check_folder_option, check_input_file, check_numbers
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, resolve_device
 from vidstyle.cli.guard import guard_memory, out_of_memory
-from vidstyle.cli.progress import download_progress, environment, graceful_interrupt, write_json
+from vidstyle.cli.progress import download_progress, environment, graceful_interrupt
 from vidstyle.errors import VidstyleError
 
 SHEET, JSON, MARKDOWN, CELLS = "sheet.png", "results.json", "results.md", "cells"

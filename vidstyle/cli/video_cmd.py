@@ -13,12 +13,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vidstyle import defaults
+from vidstyle.atomic import write_json
 from vidstyle.cli import flow_options as fo
 from vidstyle.cli import options as o
 from vidstyle.cli.checks import check_extension, check_input_file, check_numbers, check_video_size
 from vidstyle.cli.common import USER_ERRORS, check_output, console, fail, parse_csv, resolve_device
 from vidstyle.cli.guard import check_work_dir, guard_memory, out_of_memory, work_dir_summary
-from vidstyle.cli.progress import environment, graceful_interrupt, write_json
+from vidstyle.cli.progress import environment, graceful_interrupt
 from vidstyle.errors import VidstyleError
 from vidstyle.video.outputs import check_output_path, normalise_output, remove_stale_partials
 

@@ -245,7 +245,7 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
     length and overlap are part of its identity.
     """
     from vidstyle.video.decode import output_size, probe
-    from vidstyle.video.encode import check_output_path
+    from vidstyle.video.outputs import check_output_path
     from vidstyle.video.pipeline import _encode, _estimate_frames, _source_frames, default_work_dir, work_identity
 
     t_start = time.perf_counter()
