@@ -9,14 +9,29 @@ The design (README "Parallel runs" has the measurements):
    copies of the frames) and each shot is planned on its own: no chunk spans a
    hard cut, and a new shot starts from its own still.
 1. A shot is cut into chunks of ``L`` frames, taken in pairs around an
-   *anchor*: the first frame of the pair's second chunk. Both chunks of a pair
-   start from the anchor's still-image run, computed once (a task of its own,
-   :meth:`ChunkStylizer.run_still`) and "warmed" by one step to a neighbour and back, so that neither
-   chain drifts away from it (see there): the first chunk runs *backward* from
-   the anchor, the second forward, each later frame starting from the warped
-   previous one with the temporal loss, exactly like the sequential pipeline
-   (whose pass 2 of multi-pass already runs backward). So no seam lies inside
-   a pair: with two workers, a video has none at all.
+   *anchor* frame ``a``, the first frame of the pair's second chunk. Both
+   chunks of a pair start from the anchor's still-image run, computed once (a
+   task of its own, :meth:`ChunkStylizer.run_still`) and "warmed": it goes
+   forward to ``a + 1`` as a later frame and back to ``a``, so that neither
+   chain drifts away from it (see there). That warm-up's ``a + 1`` is kept:
+   the warmed anchor was computed from it, so the pair ``(a, a + 1)`` is
+   already consistent, and the forward chunk takes both as finished frames
+   (the pipeline's resume) and runs ``a + 2`` onwards; the backward chunk runs
+   ``a - 1`` down to the pair's first frame. Each later frame starts from the
+   warped previous one with the temporal loss, exactly like the sequential
+   pipeline (whose pass 2 of multi-pass already runs backward). So no seam lies
+   inside a pair: with two workers, a video has none at all.
+   The anchor sits where the two chunks do equal work (:func:`pair_anchor`),
+   not ``L`` frames in: a pair takes the still task's time, then the longer
+   chunk's. Of a pair's ``P`` frames the still task makes two, the
+   backward chunk ``(P - 2) // 2`` and the forward chunk the rest, one more
+   where ``P`` is odd (a chain run backward is measured the other way round
+   from the one it optimizes, so it gets the fewer frames). A backward chunk
+   after a seam keeps :func:`min_chunk_length` frames, the anchor moving up
+   where it must; and where a pair would be no faster than one chain (the
+   still, two warm-up frames and the longer chunk against ``P - 1`` later
+   frames: below 6 frames, e.g. a 2-5 frame shot), its frames make one forward
+   chunk from a plain still, as the sequential pipeline would.
 2. Where a pair's forward chunk meets the next pair's backward chunk (or a last
    unpaired chunk, which runs forward), two independent chains meet and the
    frame after the meeting point would jump. The seam repair re-runs the first
@@ -72,7 +87,8 @@ class Chunk:
 
     A ``backward`` chunk runs from its anchor, ``stop`` (the first frame of the
     forward chunk after it, stylized by both from the same still), down to
-    ``start``; its copy of the anchor is not kept.
+    ``start``; its copy of the anchor is not kept. The forward chunk of a pair
+    takes the anchor and the frame after it from the still task, finished.
     """
 
     number: int
@@ -180,15 +196,18 @@ def shot_cuts(images: Iterable[np.ndarray], threshold: float = defaults.SHOT_THR
 
 def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] = (1,),
          cuts: Sequence[int] = ()) -> tuple[list[Chunk], list[Seam]]:
-    """Chunks of ``chunk_length`` frames (a shorter tail joins the chunk before it) and their seams.
+    """Chunks and their seams: spans of ``chunk_length`` frames (a shorter tail joins the span before it).
 
-    Chunks come in pairs around an anchor frame: the first runs backward from
-    the anchor, the second forward from it, so no seam lies between them (both
-    start from the same still). A seam, repaired, lies where a pair's forward
-    chunk meets the next pair's backward chunk (and before a last unpaired
-    chunk, which runs forward). ``cuts`` (shot changes, :func:`shot_cuts`)
-    always end a chunk: each shot is planned on its own, and a cut needs no
-    seam (the frames on its two sides have nothing in common).
+    Spans come in pairs, and each pair makes two chunks around an anchor frame
+    (:func:`pair_anchor`: where the two do equal work, so their lengths are not
+    ``chunk_length``; one forward chunk where a pair would gain nothing): the
+    first runs backward from the anchor, the second forward from it, so no
+    seam lies between them (both start from the same still). A seam, repaired,
+    lies where a pair's forward chunk meets the next pair's backward chunk (and
+    before a last unpaired chunk, which runs forward). ``cuts`` (shot changes,
+    :func:`shot_cuts`) always end a chunk: each shot is planned on its own,
+    and a cut needs no seam (the frames on its two sides have nothing in
+    common).
     """
     if chunk_length < 1:
         raise VidstyleError(f"--chunk-length must be >= 1, got {chunk_length}")
@@ -202,6 +221,27 @@ def plan(frames: int, chunk_length: int, overlap: int, long_term: Sequence[int] 
     return chunks, seams
 
 
+def pair_anchor(start: int, stop: int, least: int = 1) -> int | None:
+    """The anchor of a pair of chunks over frames ``start .. stop - 1``, or None where one chain is as fast.
+
+    The still task makes the anchor and the frame after it (its warm-up's),
+    the backward chunk ``anchor - start`` frames, the forward chunk
+    ``stop - anchor - 2``: as equal as they can be, the backward one shorter
+    where they cannot, since a chain run backward is measured the other way
+    round from the one it optimizes (t + 1 against a warp of t; it cost up to
+    1.2x at 64-96 px). ``least``: the fewest frames the backward chunk may
+    have (after a seam, :func:`min_chunk_length`). None where the pair would
+    not finish before one forward chain over the same frames: the still, two
+    warm-up frames and the longer chunk against ``stop - start - 1`` later
+    frames (so below 6 frames, or with a backward chunk pushed too far up).
+    """
+    frames = stop - start
+    back = max((frames - 2) // 2, least, 1)
+    if back > frames - 2 or 2 + max(back, frames - 2 - back) >= frames - 1:
+        return None
+    return start + back
+
+
 def _plan_shot(first: int, end: int, chunk_length: int, overlap: int, long_term: Sequence[int],
                number: int) -> tuple[list[Chunk], list[Seam]]:
     """:func:`plan` of one shot, frames ``first .. end - 1``; chunks numbered from ``number``."""
@@ -212,9 +252,14 @@ def _plan_shot(first: int, end: int, chunk_length: int, overlap: int, long_term:
     if len(starts) > 2 and len(starts) % 2 == 1 and frames - starts[-1] < min_chunk_length(overlap):
         starts.pop()  # an unpaired tail (it starts at a seam) shorter than its own repair joins the chunk before
     bounds = [first + s for s in starts] + [end]
-    n = len(starts)
-    chunks = [Chunk(number + k, a, b, backward=k % 2 == 0 and k + 1 < n)
-              for k, (a, b) in enumerate(itertools.pairwise(bounds))]
+    chunks: list[Chunk] = []
+    for k in range(0, len(starts), 2):
+        start, stop = bounds[k], bounds[min(k + 2, len(starts))]
+        # Pairs after the first start at a seam: their backward chunk must outlast its repair.
+        anchor = pair_anchor(start, stop, min_chunk_length(overlap) if k else 1) if k + 1 < len(starts) else None
+        n = number + len(chunks)
+        chunks += ([Chunk(n, start, stop)] if anchor is None
+                   else [Chunk(n, start, anchor, backward=True), Chunk(n + 1, anchor, stop)])
     seams = []
     depth = max(long_term)
     for prev, chunk in itertools.pairwise(chunks):
@@ -280,6 +325,8 @@ class TaskResult:
     worker: str = ""
     skipped: str | None = None  # a seam that needed no repair: why
     anchor: np.ndarray | None = None  # a backward chunk's own copy of its anchor frame
+    # Frames of ``frames`` this task stylized: a chunk's lack those it took from the still task.
+    stylized: list[int] = field(default_factory=list)
 
 
 class ChunkStylizer:
@@ -339,7 +386,9 @@ class ChunkStylizer:
 
         ``warm`` (an anchor's neighbour): the still then goes once to that
         frame and back as later frames (warped init, temporal loss), and the
-        frame it comes back to is the anchor. A chain's first later frames
+        frame it comes back to is the anchor. The neighbour's frame comes back
+        too (record ``warm_up``): the anchor was computed from it, so the
+        chunk that holds it takes both as finished. A chain's first later frames
         drift away from a still (the warp's resampling and the content-filled
         occlusions soften its texture until a balance is reached; measured, the
         frame after a still has 2.4x the median error): from a plain still both
@@ -360,26 +409,31 @@ class ChunkStylizer:
                 _, error = run.run_pass(1, iter([warm, frame]), save_source=False)
                 if error is not None:
                     raise VidstyleError(error)
-                out = self._collect(work, [frame[0]])
-        out[0].record["still"] = True
-        if warm is not None:
+                out = self._collect(work, [frame[0], warm[0]])
             out[0].record["warmed_via"] = warm[0]
-        return TaskResult("still", frame[0], out, {}, time.perf_counter() - t0, self.name)
+            out[1].record |= {"warm_up": True, "warm_up_of": frame[0]}
+        out[0].record["still"] = True
+        return TaskResult("still", frame[0], out, {}, time.perf_counter() - t0, self.name,
+                          stylized=[r.index for r in out])
 
-    def run_chunk(self, chunk: Chunk, frames: Sequence[Frame], still: FrameResult | None = None) -> TaskResult:
+    def run_chunk(self, chunk: Chunk, frames: Sequence[Frame], still: Sequence[FrameResult] = ()) -> TaskResult:
         """Stylize ``frames`` (the chunk's, in :attr:`Chunk.order`) as a video of their own.
 
-        ``still``: the result of :meth:`run_still` for the first frame in that
-        order (computed once, shared by an anchor pair); without it the chunk
-        runs its own. A backward chunk's copy of its anchor comes back as
-        ``anchor`` (not a frame of the chunk), so the driver can measure the
-        anchor frame's error and check both copies agree.
+        ``still``: the frames of :meth:`run_still` for the first frame in that
+        order (computed once, shared by an anchor pair): that frame and its
+        warm-up's, which only the chunk that holds it takes; without them the
+        chunk runs its own still. A backward chunk's copy of its anchor comes
+        back as ``anchor`` (not a frame of the chunk), so the driver can
+        measure the anchor frame's error and check both copies agree.
         """
         t0 = time.perf_counter()
+        mine = {fr[0] for fr in frames}
         with _Scratch(self._scratch) as work:
-            if still is not None:
-                # Finished before the run starts: the pipeline takes it as a resumed first frame.
-                work.save_frame(1, still.index, still.image, still.record)
+            for r in still:
+                if r.index in mine:
+                    # Finished before the run starts: the pipeline takes them as resumed, so a forward chunk
+                    # starts at a + 2 from a + 1 (and reaches back to a where VideoSettings.long_term says).
+                    work.save_frame(1, r.index, r.image, r.record)
             run = self._run(work, "chunk", chunk.number, backward=chunk.backward)
             order, error = run.run_pass(1, iter(frames), save_source=False)
             if error is not None:
@@ -390,7 +444,8 @@ class ChunkStylizer:
         by_index = {fr[0]: fr for fr in frames}
         errors = self._errors([r.image for r in out], [by_index[r.index] for r in out])
         result = TaskResult("chunk", chunk.number, [r for r in out if r.index in chunk.indices], errors,
-                            time.perf_counter() - t0, self.name)
+                            time.perf_counter() - t0, self.name,
+                            stylized=[r.index for r in run.reports if r.index in chunk.indices])
         result.anchor = next((r.image for r in out if r.index not in chunk.indices), None)
         return result
 
@@ -430,7 +485,8 @@ class ChunkStylizer:
             final.append(after[1])
             sequence.append(after[0])
         errors = self._errors(final, sequence, before=seeds[-1] if seeds else None)
-        return TaskResult("seam", seam.number, out, errors, time.perf_counter() - t0, self.name, skipped)
+        return TaskResult("seam", seam.number, out, errors, time.perf_counter() - t0, self.name, skipped,
+                          stylized=[r.index for r in out])
 
     # -- helpers ----------------------------------------------------------------------
     def _run(self, work, kind: str, number: int, seam=None, backward: bool = False):

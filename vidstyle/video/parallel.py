@@ -14,7 +14,8 @@ records as the sequential path and encodes with the source's timing and audio.
 
 Faults: a worker whose process dies is replaced by a new actor and its task
 run again (up to ``RETRIES`` times), costing that chunk; a killed driver
-resumes from the work dir: finished chunks and seams are skipped, and the
+resumes from the work dir: finished chunks and seams are skipped, the stills
+(with an anchor's warm-up frame) are kept in ``<work>/stills``, and the
 chunks' own results of the frames a seam repairs are kept aside
 (``<work>/chunks``), so a resumed repair computes exactly what it would have.
 """
@@ -204,8 +205,7 @@ def _remote_classes(ray):
             return self.stylizer.run_still(_writable([frame])[0], _writable([warm])[0] if warm is not None else None)
 
         def run_chunk(self, chunk, frames, still):
-            if still is not None:
-                still = FrameResult(still.index, np.array(still.image), dict(still.record))
+            still = [FrameResult(r.index, np.array(r.image), dict(r.record)) for r in still or ()]
             return self.stylizer.run_chunk(chunk, _writable(frames), still)
 
         def repair_seam(self, seam, seeds, frames, own, after):
@@ -293,8 +293,10 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
         length = chunk_length or auto_chunk_length(n, workers, overlap)
         chunks, seams = plan(n, length, overlap, settings.long_term, cuts)
         identity = work_identity(settings, es, (width, height), flow_params, input_path, styles) | {
-            # "anchor": how a pair's shared still is made; a work dir of plain per-worker stills is not reused
-            "parallel": {"chunk_length": length, "overlap": overlap, "anchor": "one still, warmed"},
+            # "anchor": where a pair's shared still lies and how it is made; a work dir of plain per-worker
+            # stills, or of anchors L frames in without the warm-up's frame kept, is not reused
+            "parallel": {"chunk_length": length, "overlap": overlap,
+                         "anchor": "balanced, one still, warmed, its warm-up frame kept"},
         }
         work = WorkDir.open(Path(work_dir) if work_dir is not None else default_work_dir(output), identity,
                             restart=restart)
@@ -353,7 +355,8 @@ class _Driver:
         self.source = source  # () -> the decoded frames (index, u8, pts, time), in order
         self.work = work
         self.aside = WorkDir(work.root / "chunks", {})  # chunks' own results of the frames seams repair
-        self.stills = WorkDir(work.root / "stills", {})  # each chunk's first frame, run once, shared by a pair
+        # Each chunk's first frame, run once, shared by a pair; with an anchor's, its warm-up frame.
+        self.stills = WorkDir(work.root / "stills", {})
         self.frames: dict = {}  # only the frames stills and seams read (load_frames)
         self.chunks = chunks
         self.seams = {s.number: s for s in seams}
@@ -371,7 +374,7 @@ class _Driver:
             st = {"chunks": [[c.start, c.stop] for c in self.chunks], "seams": {}}
         self.work.update(parallel=st)
         self.resumed = ((len(self.chunks) - len(self.todo_chunks())) + (len(self.seams) - len(self.todo_seams()))
-                        + len(self.stills.finished(1)))
+                        + len(self.kept_stills()))
 
     def _seam_state(self) -> dict:
         return self.work.state["parallel"]["seams"]
@@ -388,11 +391,19 @@ class _Driver:
 
     def todo_stills(self) -> list[int]:
         """The first frames (in processing order) of the chunks still to run whose still is not kept yet."""
-        kept = set(self.stills.finished(1))
-        return sorted({c.order[0] for c in self.todo_chunks()} - kept)
+        return sorted({c.order[0] for c in self.todo_chunks()} - self.kept_stills())
+
+    def kept_stills(self) -> set[int]:
+        """The stills in ``<work>/stills``, each with its warm-up frame where it has one."""
+        done = set(self.stills.finished(1))
+        return {i for i in {c.order[0] for c in self.chunks} & done if (w := self.warm_of(i)) is None or w in done}
 
     def warm_of(self, i: int) -> int | None:
-        """An anchor's still goes to this neighbour and back (ChunkStylizer.run_still); other stills: None."""
+        """An anchor's still goes to this neighbour and back (ChunkStylizer.run_still); other stills: None.
+
+        The plan gives a pair's forward chunk the anchor and at least one frame more
+        (:func:`vidstyle.video.chunks.pair_anchor`).
+        """
         back = next((c for c in self.chunks if c.backward and c.stop == i), None)
         if back is None:
             return None
@@ -400,11 +411,14 @@ class _Driver:
             return i + 1
         return i - 1 if i - 1 >= back.start else None
 
-    def still_of(self, c: Chunk) -> FrameResult | None:
+    def still_of(self, c: Chunk) -> list[FrameResult] | None:
+        """The still task's frames for ``c``'s first one: that frame, then its warm-up's (if any)."""
         i = c.order[0]
-        if i not in set(self.stills.finished(1)):
+        if i not in self.kept_stills():
             return None
-        return FrameResult(i, self.stills.load_frame_u8(1, i), self.stills.record(1, i) or {})
+        w = self.warm_of(i)
+        return [FrameResult(j, self.stills.load_frame_u8(1, j), self.stills.record(1, j) or {})
+                for j in [i] + ([w] if w is not None else [])]
 
     def todo_seams(self) -> list[Seam]:
         return [s for s in self.seams.values() if not self.seam_done(s.number)]
@@ -473,7 +487,7 @@ class _Driver:
         finished = 0
         try:
             while queue or pending or waiting or self.todo_seams():
-                kept = set(self.stills.finished(1))
+                kept = self.kept_stills()
                 ready = [c for c in waiting if c.order[0] in kept]
                 waiting = [c for c in waiting if c not in ready]
                 queue += [("chunk", c) for c in ready] + [("seam", s) for s in self._ready_seams(queue, pending)]
@@ -518,8 +532,11 @@ class _Driver:
                     {"still": self._write_still, "chunk": self._write_chunk, "seam": self._write_seam}[kind](result)
                     self.ran += 1
                     finished += 1
+                    # "frames": those this task stylized (each frame once over the stills and chunks: a forward
+                    # chunk's first two come from its still task, records "still" and "warm_up")
                     self.log.append({"task": f"{kind} {item.number}", "worker": result.worker,
-                                     "seconds": result.seconds, "skipped": result.skipped})
+                                     "seconds": result.seconds, "skipped": result.skipped,
+                                     "frames": result.stylized})
                     idle.append(k)
             self.obs.update(ray.get(board.snapshot.remote()), finished, total)
         finally:
@@ -585,8 +602,10 @@ class _Driver:
 
     # -- results into the work dir (atomic PNGs, records first) ----------------------------
     def _write_still(self, result: TaskResult) -> None:
-        fr = result.frames[0]
-        self.stills.save_frame(1, fr.index, fr.image, fr.record)
+        # The still itself last: its PNG marks it kept (kept_stills), warm-up frame and all. Both reach the
+        # work dir with the chunk that takes them (as its finished first frames), with its error measure.
+        for fr in sorted(result.frames, key=lambda fr: fr.index == result.number):
+            self.stills.save_frame(1, fr.index, fr.image, fr.record)
 
     def _write_chunk(self, result: TaskResult) -> None:
         seam = self.seams.get(result.number)
