@@ -86,6 +86,9 @@ class VideoSettings:
     frame_tol: float = defaults.FRAME_TOL
     frame_window: int = defaults.FRAME_TOL_WINDOW
     carry_memory: bool = defaults.CARRY_MEMORY  # later frames start with the previous frame's L-BFGS memory
+    keep_detail: bool = False
+    warp_interpolation: str = "bilinear"
+    warp_fill: str = "content"
     init: str = defaults.VIDEO_INIT
     temporal_weight: float | None = None  # None: defaults.temporal_weight(model, gram_norm)
     long_term: tuple[int, ...] = defaults.LONG_TERM
@@ -285,11 +288,12 @@ class _Controls:
         return self.base.with_masks([mask] if mask is not None else [], content=content)
 
 
-def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
+                 interpolation: str = "bilinear") -> torch.Tensor:
     """``--init prev-warped`` (Ruder et al. 2016): the previous result warped by the backward
     ``flow`` where ``mask`` (the reliability, ``(1, 1, H, W)``) trusts it, the content frame elsewhere:
     ``c * warp(prev, flow) + (1 - c) * content``."""
-    w, _ = warp(prev, flow)
+    w, _ = warp(prev, flow, interpolation=interpolation)
     return mask * w + (1 - mask) * content
 
 
@@ -350,7 +354,7 @@ class _Run:
         masks = combine_long_term_masks([nb.mask.to(self.device) for nb in neighbours])
         terms = []
         for nb, c in zip(neighbours, masks):
-            w, _ = warp(outputs[nb.index], nb.flow.to(self.device))
+            w, _ = warp(outputs[nb.index], nb.flow.to(self.device), interpolation=self.s.warp_interpolation)
             name = "temporal" if nb.distance == 1 else f"temporal{nb.distance}"
             terms.append(TemporalTerm(w, c, self.lam, name=name))
         return terms
@@ -376,7 +380,13 @@ class _Run:
     def _init_next(self, content: torch.Tensor, prev: torch.Tensor, nb: Neighbour) -> torch.Tensor:
         mode = self.s.init
         if mode == "prev-warped":  # occluded/unreliable areas start from the content frame
-            return warped_start(content, prev, nb.flow.to(self.device), nb.mask.to(self.device))
+            mask = nb.mask.to(self.device)
+            if self.s.warp_fill == "warp":
+                mask = torch.ones_like(mask)
+            elif self.s.warp_fill == "blend":
+                mask = 0.5 + 0.5 * mask
+            return warped_start(content, prev, nb.flow.to(self.device), mask,
+                                self.s.warp_interpolation)
         if mode == "prev":
             return prev
         return self._init_first(content)
@@ -438,7 +448,8 @@ class _Run:
                             callback=self.obs.iteration, device=self.device, should_stop=self.should_stop,
                             param=ctl.parametrisation(self.device) if ctl is not None else None,
                             scale_optim=scale_optim,
-                            carry=self.carry if scale_optim is not None and self.s.carry_memory else None)
+                            carry=self.carry if scale_optim is not None and self.s.carry_memory else None,
+                            keep_detail=scale_optim is not None and self.s.keep_detail)
         if self.should_stop():
             self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
             return None, None
