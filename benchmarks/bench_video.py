@@ -162,22 +162,8 @@ STRATEGIES = {
     "carry-cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20,
                     "frame_tol": 1e-4, "frame_window": 10, "carry_memory": True},
     "defaults": {},
-    "half30d": {"frame_scales": (0.5, 1.0), "coarse_iterations": 30, "keep_detail": True},
-    "half30d+full20": {"frame_scales": (0.5, 1.0), "coarse_iterations": 30, "keep_detail": True,
-                       "optim": {"iterations": 20}},
-    "half40d+full15": {"frame_scales": (0.5, 1.0), "coarse_iterations": 40, "keep_detail": True,
-                       "optim": {"iterations": 15}},
-    "cap20": {"optim": {"iterations": 20}},
-    "tw2": {"temporal_scale": 2.0},
-    "bicubic": {"warp_interpolation": "bicubic"},
-    "bicubic-cap30": {"warp_interpolation": "bicubic", "optim": {"iterations": 30}},
-    "bicubic-cap20": {"warp_interpolation": "bicubic", "optim": {"iterations": 20}},
-    "tw0.7": {"temporal_scale": 0.7},
-    "fillwarp": {"warp_fill": "warp"},
-    "fillblend": {"warp_fill": "blend"},
-    "fillwarp-cap30": {"warp_fill": "warp", "optim": {"iterations": 30}},
-    "fillwarp-cap20": {"warp_fill": "warp", "optim": {"iterations": 20}},
-    "fillwarp-bicubic-cap20": {"warp_fill": "warp", "warp_interpolation": "bicubic", "optim": {"iterations": 20}},
+    # the start image before 2026-12-07: unreliable areas (occlusions, motion boundaries) from the content frame
+    "fill-content": {"init": "prev-warped-content"},
     # every frame a new shot: a still-image run from the content, no temporal loss
     "independent": {"shot_threshold": 1.0},
 }
@@ -194,10 +180,6 @@ def _strategy_settings(args, name: str, precision: str):
     engine = replace(base.engine, size=args.size, model=args.model, weights=args.weights, precision=precision)
     if "optim" in spec:
         engine = replace(engine, optim=replace(engine.optim, **spec.pop("optim")))
-    if "temporal_scale" in spec:
-        from vidstyle import defaults as d
-
-        spec["temporal_weight"] = d.temporal_weight(args.model) * spec.pop("temporal_scale")
     assert isinstance(engine, Settings)
     return replace(base, engine=engine, method=args.method, max_frames=args.frames,
                    first_iterations=args.first_iterations, **spec)

@@ -31,8 +31,7 @@ def sample_coords(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return xs + flow[:, 0], ys + flow[:, 1]
 
 
-def warp(img: torch.Tensor, flow: torch.Tensor, *, padding: str = "zeros",
-         interpolation: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
+def warp(img: torch.Tensor, flow: torch.Tensor, *, padding: str = "zeros") -> tuple[torch.Tensor, torch.Tensor]:
     """Backward-warp ``img`` with ``flow``: ``out(x) = img(x + flow(x))``, bilinear.
 
     Args:
@@ -60,7 +59,7 @@ def warp(img: torch.Tensor, flow: torch.Tensor, *, padding: str = "zeros",
     # align_corners=True maps -1 and +1 to the centres of the first and last
     # pixels, i.e. normalised = 2 * x / (W - 1) - 1: the cv2.remap convention.
     grid = torch.stack((2.0 * sx / (w - 1) - 1.0, 2.0 * sy / (h - 1) - 1.0), dim=-1)
-    warped = F.grid_sample(img, grid, mode=interpolation, padding_mode=padding, align_corners=True)
+    warped = F.grid_sample(img, grid, mode="bilinear", padding_mode=padding, align_corners=True)
     valid = ((sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)).unsqueeze(1)
     return warped, valid
 

@@ -366,8 +366,7 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
                callback: Callable[[IterationInfo], None] | None = None, device=None,
                should_stop: Callable[[], bool] | None = None, notes: Sequence[str] | None = None,
                param: Parametrisation | None = None,
-               scale_optim: Sequence[OptimizerSettings] | None = None, carry: dict | None = None,
-               keep_detail: bool = False) -> RunResult:
+               scale_optim: Sequence[OptimizerSettings] | None = None, carry: dict | None = None) -> RunResult:
     """Optimize the terms of ``make_terms(hw)`` coarse to fine: each scale starts from the
     upsampled result of the one before.
 
@@ -408,13 +407,8 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
             raise
         t = param.at(hw)
         objective = Objective(net, make_terms(hw), t, precision=choice.precision)
-        if x is None:
-            x0 = initial_image(init if init is not None else settings.init, hw, content=content,
-                               seed=settings.seed, device=device)
-        elif keep_detail and isinstance(init, torch.Tensor):
-            x0 = (resize(init, hw) + resize(x - x0, hw)).clamp(0, 1)
-        else:
-            x0 = resize(x, hw)
+        x0 = initial_image(init if init is not None else settings.init, hw, content=content,
+                           seed=settings.seed, device=device) if x is None else resize(x, hw)
         if scale_optim is not None:
             optim = scale_optim[i]
         else:

@@ -98,3 +98,15 @@ def test_workdir_refuses_changed_settings_and_restarts(tmp_path):
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(VidstyleError, match="not empty"):
         WorkDir.open(tmp_path / "other", ident)
+
+
+def test_workdir_keeps_a_nested_work_dirs_frames(tmp_path):
+    # A parallel run's stills live in <work>/stills before any frame reaches pass1: a resumed run must keep
+    # them (it once replaced the manifest and wiped them, so a stopped run paid its stills again).
+    ident = {"settings": {"iterations": 100}}
+    work = WorkDir.open(tmp_path / "w", ident)
+    WorkDir(work.root / "stills", {}).save_frame(1, 5, np.zeros((4, 6, 3), np.uint8), {"still": True})
+    again = WorkDir.open(tmp_path / "w", ident)
+    assert WorkDir(again.root / "stills", {}).finished(1) == [5]
+    with pytest.raises(VidstyleError, match="other settings"):
+        WorkDir.open(tmp_path / "w", {"settings": {"iterations": 50}})

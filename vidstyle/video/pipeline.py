@@ -6,8 +6,8 @@ encodes the result with the source's timestamps and audio:
 * frame 0 (and the first frame of every new shot) is a still-image run with
   ``first_iterations``;
 * each later frame starts from the previous stylized frame warped by the
-  backward flow (``init="prev-warped"``; unreliable areas are taken from the
-  content frame) and adds ``temporal_weight * mean(c * (x - w)^2)`` per earlier
+  backward flow (``init="prev-warped"``; only what the flow brings in from
+  outside the frame starts from the content frame) and adds ``temporal_weight * mean(c * (x - w)^2)`` per earlier
   frame in ``long_term``, the masks combined "closest first";
 * ``passes > 1`` runs Ruder et al. 2018's multi-pass algorithm: passes
   alternate direction, each frame starts from a blend of its previous-pass
@@ -86,9 +86,6 @@ class VideoSettings:
     frame_tol: float = defaults.FRAME_TOL
     frame_window: int = defaults.FRAME_TOL_WINDOW
     carry_memory: bool = defaults.CARRY_MEMORY  # later frames start with the previous frame's L-BFGS memory
-    keep_detail: bool = False
-    warp_interpolation: str = "bilinear"
-    warp_fill: str = "content"
     init: str = defaults.VIDEO_INIT
     temporal_weight: float | None = None  # None: defaults.temporal_weight(model, gram_norm)
     long_term: tuple[int, ...] = defaults.LONG_TERM
@@ -163,6 +160,10 @@ class VideoSettings:
         d = asdict(self)
         d.pop("codec"), d.pop("crf")
         d["engine"] = self.engine.to_dict()
+        if self.init == "prev-warped":
+            # Its occlusions started from the content frame before 2026-12-07 (now "prev-warped-content"):
+            # a work dir of those frames must not be resumed under the same name.
+            d["init"] = "prev-warped (occlusions warped)"
         return d
 
 
@@ -288,13 +289,20 @@ class _Controls:
         return self.base.with_masks([mask] if mask is not None else [], content=content)
 
 
-def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
-                 interpolation: str = "bilinear") -> torch.Tensor:
-    """``--init prev-warped`` (Ruder et al. 2016): the previous result warped by the backward
-    ``flow`` where ``mask`` (the reliability, ``(1, 1, H, W)``) trusts it, the content frame elsewhere:
-    ``c * warp(prev, flow) + (1 - c) * content``."""
-    w, _ = warp(prev, flow, interpolation=interpolation)
-    return mask * w + (1 - mask) * content
+def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """A later frame's start from the previous result warped by the backward ``flow``:
+    ``c * warp(prev, flow) + (1 - c) * content``.
+
+    ``--init prev-warped`` (``mask`` None; Ruder et al. 2016): ``c`` = 1 wherever the
+    flow samples inside the previous frame, occlusions included, and the content frame
+    only where it samples outside (there is nothing stylized to take there, and zero
+    padding would start that strip black). ``--init prev-warped-content``: ``c`` = the
+    reliability ``mask`` ``(1, 1, H, W)``, so unreliable areas start from the content.
+    """
+    w, inside = warp(prev, flow)
+    c = inside.to(w.dtype) if mask is None else mask
+    return c * w + (1 - c) * content
 
 
 def multipass_start(before: torch.Tensor, neighbour: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
@@ -354,7 +362,7 @@ class _Run:
         masks = combine_long_term_masks([nb.mask.to(self.device) for nb in neighbours])
         terms = []
         for nb, c in zip(neighbours, masks):
-            w, _ = warp(outputs[nb.index], nb.flow.to(self.device), interpolation=self.s.warp_interpolation)
+            w, _ = warp(outputs[nb.index], nb.flow.to(self.device))
             name = "temporal" if nb.distance == 1 else f"temporal{nb.distance}"
             terms.append(TemporalTerm(w, c, self.lam, name=name))
         return terms
@@ -379,14 +387,10 @@ class _Run:
 
     def _init_next(self, content: torch.Tensor, prev: torch.Tensor, nb: Neighbour) -> torch.Tensor:
         mode = self.s.init
-        if mode == "prev-warped":  # occluded/unreliable areas start from the content frame
-            mask = nb.mask.to(self.device)
-            if self.s.warp_fill == "warp":
-                mask = torch.ones_like(mask)
-            elif self.s.warp_fill == "blend":
-                mask = 0.5 + 0.5 * mask
-            return warped_start(content, prev, nb.flow.to(self.device), mask,
-                                self.s.warp_interpolation)
+        if mode == "prev-warped":
+            return warped_start(content, prev, nb.flow.to(self.device))
+        if mode == "prev-warped-content":
+            return warped_start(content, prev, nb.flow.to(self.device), nb.mask.to(self.device))
         if mode == "prev":
             return prev
         return self._init_first(content)
@@ -448,8 +452,7 @@ class _Run:
                             callback=self.obs.iteration, device=self.device, should_stop=self.should_stop,
                             param=ctl.parametrisation(self.device) if ctl is not None else None,
                             scale_optim=scale_optim,
-                            carry=self.carry if scale_optim is not None and self.s.carry_memory else None,
-                            keep_detail=scale_optim is not None and self.s.keep_detail)
+                            carry=self.carry if scale_optim is not None and self.s.carry_memory else None)
         if self.should_stop():
             self.interrupted = True  # a frame cut short is not kept: the resumed run redoes it whole
             return None, None

@@ -24,6 +24,7 @@ process ends, however it ends.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -85,9 +86,14 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 def has_finished_frames(root: str | os.PathLike) -> bool:
-    """Whether any pass of the work dir at ``root`` holds a finished frame (which locks its settings)."""
+    """Whether any pass of the work dir at ``root`` holds a finished frame (which locks its settings).
+
+    Work dirs nested one level down count too: a parallel run keeps its stills (minutes each) and the
+    chunk results seams read in ``stills/`` and ``chunks/`` before any frame reaches ``pass1``.
+    """
     root = Path(root)
-    return root.is_dir() and any(True for d in root.glob("pass*") if d.is_dir() for _ in d.glob("[0-9]*.png"))
+    passes = itertools.chain(root.glob("pass*"), root.glob("*/pass*"))
+    return root.is_dir() and any(True for d in passes if d.is_dir() for _ in d.glob("[0-9]*.png"))
 
 
 def unfinished_manifest(root: str | os.PathLike) -> bool:
