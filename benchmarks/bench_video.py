@@ -162,8 +162,8 @@ STRATEGIES = {
     "carry-cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20,
                     "frame_tol": 1e-4, "frame_window": 10, "carry_memory": True},
     "defaults": {},
-    # the start image before 2026-12-07: unreliable areas (occlusions, motion boundaries) from the content frame
-    "fill-content": {"init": "prev-warped-content"},
+    # Ruder et al.'s start: the warped result everywhere, unreliable areas too (the default takes the content there)
+    "warped-all": {"init": "prev-warped-all"},
     # every frame a new shot: a still-image run from the content, no temporal loss
     "independent": {"shot_threshold": 1.0},
 }

@@ -145,21 +145,22 @@ SWEEP_CONTENT_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  
 # i.e. 1e3 * 255^2 / 5 = 1.3e7 per unit of content weight on our [0, 1] pixels. Measured on Sintel
 # (README "Temporal weight"): E_temp 20x below warped-init-only, style loss +50%; 10x more costs more style.
 TEMPORAL_PER_CONTENT = 1.3e7
-VIDEO_INITS = ("prev-warped", "prev-warped-content", "prev", "content", "noise")
-# Ruder et al. 2016's start: the warped previous result everywhere inside the frame, disocclusions included
-# (stylized texture, if misplaced, is nearer the answer than the bare content frame). Measured on Sintel at
-# 256 px, full depth, 40 iterations (benchmarks/README.md "Later frames at full depth"): against
-# "prev-warped-content" (unreliable areas from the content frame) style loss -6.5 %, content -2 %, E_temp -32 %.
+VIDEO_INITS = ("prev-warped", "prev-warped-all", "prev", "content", "noise")
+# The warped previous result where the reliability mask trusts it, the content frame elsewhere. Ruder et al.
+# 2016's start, the warped result everywhere ("prev-warped-all"), gave 256 px Sintel frames E_temp -32 % and
+# style loss -6.5 % at the same 40 iterations, but where the flow fails (Sintel frames 18-22, fast motion) the
+# misplaced texture it carries doubled those frames' error (flash score 6.2 against 4.1): flashes when flow
+# fails are what the content fill exists to prevent (benchmarks/README.md "The start image").
 VIDEO_INIT = "prev-warped"
 VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
 FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
 # Later frames start from the warped previous result, near their answer. Measured on Sintel at 256 px, full
 # depth (benchmarks/README.md "Later frames at full depth"): 150 iterations with the still-image stop (1e-4)
-# never stopped early; a 40-iteration cap with a warm-start stop, from the plain warped start, costs 0.27x
-# the evaluations for style/content losses 5-7 % above and E_temp 25 % below the former 150-iteration run.
-# 30 or 20 iterations cost style 13 % or 24 %. Half-size iterations first cost more in the end (the
-# full-size finish has to restore the detail, even with the detail kept), and so did handing L-BFGS's
-# memory from frame to frame, a bicubic warp or a lower temporal weight.
+# never stopped early; a 40-iteration cap with a warm-start stop costs 0.27x the evaluations for E_temp 10 %,
+# style 13 % and content 9 % above the 150-iteration run (with "prev-warped-all": -25 %, +5.5 %, +7 %).
+# 30 or 20 iterations cost style 13 % or 24 % more even with "prev-warped-all". Half-size iterations first
+# cost more in the end (the full-size finish has to restore the detail, even with the detail kept), and so
+# did handing L-BFGS's memory from frame to frame, a bicubic warp or a lower temporal weight.
 FRAME_ITERATIONS = 40
 VIDEO_SCALES = "auto"  # frame 0 and new shots only; later frames use FRAME_SCALES
 FRAME_SCALES = (1.0,)  # later frames: fractions of the frame size, ascending, ending at 1

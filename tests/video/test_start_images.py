@@ -1,7 +1,7 @@
 """The start images of later frames, on tiny tensors with a known flow; expected pixels worked out by hand.
 
 A backward flow of (+1, 0) reads each pixel from its right-hand neighbour: w(y, x) = prev(y, x + 1);
-the last column samples outside the frame (where ``--init prev-warped`` takes the content).
+the last column samples outside the frame (where ``--init prev-warped-all`` takes the content).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def flow(dx: float, dy: float) -> torch.Tensor:
     return f
 
 
-def test_prev_warped_takes_the_warped_result_inside_the_frame_and_the_content_outside():
+def test_prev_warped_all_takes_the_warped_result_inside_the_frame_and_the_content_outside():
     content = torch.full((1, 3, 2, 3), 0.9)
     out = warped_start(content, rgb(PREV), flow(1, 0))
     # Ruder et al. 2016: the warped result wherever the flow samples inside the previous frame,
@@ -37,7 +37,7 @@ def test_prev_warped_takes_the_warped_result_inside_the_frame_and_the_content_ou
     torch.testing.assert_close(out, rgb(expected), atol=1e-6, rtol=0)
 
 
-def test_prev_warped_content_takes_the_warped_result_where_reliable_and_the_content_elsewhere():
+def test_prev_warped_takes_the_warped_result_where_reliable_and_the_content_elsewhere():
     content = torch.full((1, 3, 2, 3), 0.9)
     out = warped_start(content, rgb(PREV), flow(1, 0), MASK.view(1, 1, 2, 3))
     # c * w + (1 - c) * content, w = [[0.2, 0.3, 0], [0.5, 0.6, 0]]:
@@ -47,7 +47,7 @@ def test_prev_warped_content_takes_the_warped_result_where_reliable_and_the_cont
     torch.testing.assert_close(out, rgb(expected), atol=1e-6, rtol=0)
 
 
-def test_prev_warped_reads_rows_below_for_a_downward_flow():
+def test_prev_warped_all_reads_rows_below_for_a_downward_flow():
     content = torch.full((1, 3, 2, 3), 0.9)
     out = warped_start(content, rgb(PREV), flow(0, 1))
     # w(y, x) = prev(y + 1, x): the top row is prev's bottom row, the bottom row falls outside (content)
@@ -74,10 +74,10 @@ def test_the_run_uses_these_rules_for_each_init_mode():
     nb = Neighbour(distance=1, index=0, flow=flow(1, 0), mask=MASK.view(1, 1, 2, 3), hits=0)
     run.s = VideoSettings()  # the default
     assert run.s.init == "prev-warped"
-    torch.testing.assert_close(run._init_next(content, rgb(PREV), nb), warped_start(content, rgb(PREV), nb.flow))
-    run.s = VideoSettings(init="prev-warped-content")
     torch.testing.assert_close(run._init_next(content, rgb(PREV), nb),
                                warped_start(content, rgb(PREV), nb.flow, nb.mask))
+    run.s = VideoSettings(init="prev-warped-all")
+    torch.testing.assert_close(run._init_next(content, rgb(PREV), nb), warped_start(content, rgb(PREV), nb.flow))
     assert not torch.equal(warped_start(content, rgb(PREV), nb.flow), warped_start(content, rgb(PREV), nb.flow, nb.mask))
     run.s = VideoSettings(init="prev")
     assert torch.equal(run._init_next(content, rgb(PREV), nb), rgb(PREV))

@@ -6,8 +6,8 @@ encodes the result with the source's timestamps and audio:
 * frame 0 (and the first frame of every new shot) is a still-image run with
   ``first_iterations``;
 * each later frame starts from the previous stylized frame warped by the
-  backward flow (``init="prev-warped"``; only what the flow brings in from
-  outside the frame starts from the content frame) and adds ``temporal_weight * mean(c * (x - w)^2)`` per earlier
+  backward flow (``init="prev-warped"``; unreliable areas are taken from the
+  content frame) and adds ``temporal_weight * mean(c * (x - w)^2)`` per earlier
   frame in ``long_term``, the masks combined "closest first";
 * ``passes > 1`` runs Ruder et al. 2018's multi-pass algorithm: passes
   alternate direction, each frame starts from a blend of its previous-pass
@@ -160,10 +160,6 @@ class VideoSettings:
         d = asdict(self)
         d.pop("codec"), d.pop("crf")
         d["engine"] = self.engine.to_dict()
-        if self.init == "prev-warped":
-            # Its occlusions started from the content frame before 2026-12-07 (now "prev-warped-content"):
-            # a work dir of those frames must not be resumed under the same name.
-            d["init"] = "prev-warped (occlusions warped)"
         return d
 
 
@@ -294,11 +290,12 @@ def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor,
     """A later frame's start from the previous result warped by the backward ``flow``:
     ``c * warp(prev, flow) + (1 - c) * content``.
 
-    ``--init prev-warped`` (``mask`` None; Ruder et al. 2016): ``c`` = 1 wherever the
-    flow samples inside the previous frame, occlusions included, and the content frame
-    only where it samples outside (there is nothing stylized to take there, and zero
-    padding would start that strip black). ``--init prev-warped-content``: ``c`` = the
-    reliability ``mask`` ``(1, 1, H, W)``, so unreliable areas start from the content.
+    ``--init prev-warped`` (the default): ``c`` = the reliability ``mask`` ``(1, 1, H, W)``,
+    so unreliable areas start from the content frame: where the flow fails, nothing
+    misplaced is carried on. ``--init prev-warped-all`` (``mask`` None; Ruder et al.
+    2016): ``c`` = 1 wherever the flow samples inside the previous frame, occlusions
+    included, the content frame only where it samples outside (zero padding would start
+    that strip black).
     """
     w, inside = warp(prev, flow)
     c = inside.to(w.dtype) if mask is None else mask
@@ -388,9 +385,9 @@ class _Run:
     def _init_next(self, content: torch.Tensor, prev: torch.Tensor, nb: Neighbour) -> torch.Tensor:
         mode = self.s.init
         if mode == "prev-warped":
-            return warped_start(content, prev, nb.flow.to(self.device))
-        if mode == "prev-warped-content":
             return warped_start(content, prev, nb.flow.to(self.device), nb.mask.to(self.device))
+        if mode == "prev-warped-all":
+            return warped_start(content, prev, nb.flow.to(self.device))
         if mode == "prev":
             return prev
         return self._init_first(content)
