@@ -149,7 +149,7 @@ VIDEO_INITS = ("prev-warped", "prev-warped-all", "prev", "content", "noise")
 # The warped previous result where the reliability mask trusts it, the content frame elsewhere. Ruder et al.
 # 2016's start, the warped result everywhere ("prev-warped-all"), gave 256 px Sintel frames E_temp -32 % and
 # style loss -6.5 % at the same 40 iterations, but where the flow fails (Sintel frames 18-22, fast motion) the
-# misplaced texture it carries doubled those frames' error (flash score 6.2 against 4.1): flashes when flow
+# misplaced texture it carries raised those frames' error 1.15-2x (flash score 6.2 against 4.1): flashes when flow
 # fails are what the content fill exists to prevent (benchmarks/README.md "The start image").
 VIDEO_INIT = "prev-warped"
 VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
