@@ -2,6 +2,7 @@
 
     python benchmarks/bench_flow.py                          # 3 pairs per setting, 1024x436 and 448x192
     python benchmarks/bench_flow.py --pairs 5 --methods dis-fast,dis-medium --sizes 448x192
+    python benchmarks/bench_flow.py --fast-motion --sizes 448x190,192x82 --threads 1   # why DIS fine is the default
 
 Reported per backend and size: seconds per frame pair for forward flow +
 backward flow + reliability mask (what the video pipeline needs per frame),
@@ -15,6 +16,12 @@ Plain references measured in the same run:
          than 0.01 (cv2.remap samples at 1/32 px, which flips threshold decisions on a few pixels);
   cache  seconds to read one pair's three entries (memory-mapped, checksummed)
          vs np.load of the same arrays as .npy files, vs recomputing them with DIS medium.
+
+--fast-motion: per frame pair of Sintel's first 24 frames and per method, the mean
+backward flow length, the method's own reliable fraction and its warp error on the
+pixels it calls reliable (``sum(c * mean_rgb((I_t - warp(I_t-1, flow_bw))^2)) / sum(c)``):
+a flow that misses the motion in both directions passes the forward-backward
+check, and only the warp error shows it. Frames 0-12 move slowly, 13-23 fast.
 """
 
 from __future__ import annotations
@@ -44,8 +51,10 @@ METHODS = {
     "dis-ultrafast": ("dis", {"preset": "ultrafast"}),
     "dis-fast": ("dis", {"preset": "fast"}),
     "dis-medium": ("dis", {"preset": "medium"}),
+    "dis-fine": ("dis", {"preset": "fine"}),
     "spynet": ("spynet", {}),
 }
+FAST_MOTION_METHODS = ("deepflow", "dis-medium", "dis-fine")
 
 
 def load_frames(path: Path, n: int, size: tuple[int, int]) -> list[np.ndarray]:
@@ -138,6 +147,41 @@ def bench_cache(frames: list[torch.Tensor], reps: int = 5) -> dict:
     return {"cache_read_s": float(np.median(reads)), "npy_read_s": float(np.median(plain)), "compute_s": compute}
 
 
+def bench_fast_motion(frames: list[torch.Tensor]) -> dict:
+    """Flow length, reliable fraction and warp error on reliable pixels, per pair and method (see the doc)."""
+    from flow import warp
+
+    out = {}
+    for name in FAST_MOTION_METHODS:
+        method, params = METHODS[name]
+        backend = get_backend(method, device="cpu", **params)
+        rows, seconds = [], 0.0
+        for prev, cur in zip(frames[:-1], frames[1:]):
+            t0 = time.perf_counter()
+            bw, fw = backend.estimate(cur, prev), backend.estimate(prev, cur)
+            seconds += time.perf_counter() - t0
+            c = reliability_mask(bw, fw)
+            err = (c * (cur - warp(prev, bw)[0]).pow(2).mean(1, keepdim=True)).sum() / c.sum()
+            rows.append({"flow_px": float(bw.norm(dim=1).mean()), "reliable": float(c.mean()),
+                         "warp_error": float(err)})
+        out[name] = {"pairs": rows, "s_per_pair": seconds / len(rows)}
+    return out
+
+
+def print_fast_motion(size: str, res: dict) -> None:
+    print(f"# {size}: per pair t-1 -> t: |flow| px, reliable fraction, warp error on reliable pixels x1e3")
+    for t in range(len(next(iter(res.values()))["pairs"])):
+        cells = [f"{n} {r['flow_px']:5.2f} {r['reliable']:.2f} {r['warp_error'] * 1e3:5.2f}"
+                 for n, v in res.items() for r in [v["pairs"][t]]]
+        print(f"{t + 1:>3}  " + " | ".join(cells), flush=True)
+    for name, v in res.items():
+        slow, fast = v["pairs"][:12], v["pairs"][12:]
+        mean = lambda rows, k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
+        print(f"{size} {name:<10} warp error x1e3: frames 1-12 {mean(slow, 'warp_error') * 1e3:.3f}, "
+              f"13-23 {mean(fast, 'warp_error') * 1e3:.3f}; reliable {mean(v['pairs'], 'reliable'):.3f}; "
+              f"|flow| 13-23 {mean(fast, 'flow_px'):.2f} px; {v['s_per_pair']:.3f} s per pair (fw + bw)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", type=Path, default=VIDEO)
@@ -145,6 +189,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1024x436,448x192")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--fast-motion", action="store_true", help="the fast-motion check instead (see above)")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch and OpenCV threads (0 = their defaults); 1 avoids OpenMP stalls on a busy shared CPU")
     args = ap.parse_args()
@@ -156,6 +201,15 @@ def main() -> None:
            "torch_threads": torch.get_num_threads(), "cv2_threads": cv2.getNumThreads(), "cpu": platform.processor(),
            "cores": os.cpu_count()}
     print(f"# {env}", flush=True)
+    if args.fast_motion:
+        fm = {}
+        for size in sizes:
+            name = f"{size[0]}x{size[1]}"
+            fm[name] = bench_fast_motion([to_tensor(f) for f in load_frames(args.video, 24, size)])
+            print_fast_motion(name, fm[name])
+        if args.json:
+            args.json.write_text(json.dumps({"environment": env, "fast_motion": fm}, indent=1))
+        return
     results = []
     for size in sizes:
         frames = [to_tensor(f) for f in load_frames(args.video, args.pairs + 2, size)]

@@ -141,8 +141,12 @@ def part_weights(args, tmp: Path) -> dict:
 
 # name -> VideoSettings fields of the later frames (engine fields go under "engine"/"optim").
 STRATEGIES = {
+    # the later frames before issue 9: 150 iterations, the still-image stop, the content-filled warped start
     "today": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20, "frame_tol": 1e-4,
-              "frame_window": 10},
+              "frame_window": 10, "init": "prev-warped"},
+    # the same budget from Ruder et al.'s warped-everywhere start (today's default start)
+    "today-warped-all": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20,
+                         "frame_tol": 1e-4, "frame_window": 10, "init": "prev-warped-all"},
     "tol1e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 10,
                 "frame_tol": 1e-3, "frame_window": 5},
     "tol3e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 5,
@@ -162,8 +166,14 @@ STRATEGIES = {
     "carry-cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20,
                     "frame_tol": 1e-4, "frame_window": 10, "carry_memory": True},
     "defaults": {},
+    # the defaults with a lower cap on the iterations of a later frame
+    "defaults-cap30": {"optim": {"iterations": 30}},
+    "defaults-cap25": {"optim": {"iterations": 25}},
+    "defaults-cap20": {"optim": {"iterations": 20}},
     # Ruder et al.'s start: the warped result everywhere, unreliable areas too (the default takes the content there)
     "warped-all": {"init": "prev-warped-all"},
+    # the warped result where the mask trusts it, the content frame elsewhere
+    "content-fill": {"init": "prev-warped"},
     # every frame a new shot: a still-image run from the content, no temporal loss
     "independent": {"shot_threshold": 1.0},
 }

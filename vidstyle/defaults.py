@@ -145,22 +145,25 @@ SWEEP_CONTENT_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  
 # i.e. 1e3 * 255^2 / 5 = 1.3e7 per unit of content weight on our [0, 1] pixels. Measured on Sintel
 # (README "Temporal weight"): E_temp 20x below warped-init-only, style loss +50%; 10x more costs more style.
 TEMPORAL_PER_CONTENT = 1.3e7
-VIDEO_INITS = ("prev-warped", "prev-warped-all", "prev", "content", "noise")
-# The warped previous result where the reliability mask trusts it, the content frame elsewhere. Ruder et al.
-# 2016's start, the warped result everywhere ("prev-warped-all"), gave 256 px Sintel frames E_temp -32 % and
-# style loss -6.5 % at the same 40 iterations, but where the flow fails (Sintel frames 18-22, fast motion) the
-# misplaced texture it carries raised those frames' error 1.15-2x (flash score 6.2 against 4.1): flashes when flow
-# fails are what the content fill exists to prevent (benchmarks/README.md "The start image").
-VIDEO_INIT = "prev-warped"
+VIDEO_INITS = ("prev-warped-all", "prev-warped", "prev", "content", "noise")
+# Ruder et al. 2016's start: the warped previous result everywhere inside the frame, occlusions included (the
+# content frame only where the flow samples outside). With the DIS fine flow, on 24 Sintel frames at 192 px
+# (fast motion included; benchmarks/README.md "The start image"), it gave E_temp 0.75x, style loss 0.87x and
+# content loss 1.02x of "prev-warped" (the warped result where the mask trusts it, the content frame elsewhere).
+# "prev-warped" was the default while the flow was DeepFlow: where DeepFlow missed Sintel's fast motion the
+# warped-everywhere start carried misplaced texture on (flash score 6.2 against 4.1); with a flow that follows
+# the motion that no longer happens (flash score 1.5 against 1.2).
+VIDEO_INIT = "prev-warped-all"
 VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
 FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
 # Later frames start from the warped previous result, near their answer. Measured on Sintel at 256 px, full
 # depth (benchmarks/README.md "Later frames at full depth"): 150 iterations with the still-image stop (1e-4)
-# never stopped early; a 40-iteration cap with a warm-start stop costs 0.27x the evaluations for E_temp 10 %,
-# style 13 % and content 9 % above the 150-iteration run (with "prev-warped-all": -25 %, +5.5 %, +7 %).
-# 30 or 20 iterations cost style 13 % or 24 % more even with "prev-warped-all". Half-size iterations first
-# cost more in the end (the full-size finish has to restore the detail, even with the detail kept), and so
-# did handing L-BFGS's memory from frame to frame, a bicubic warp or a lower temporal weight.
+# never stopped early; a 40-iteration cap with a warm-start stop and the "prev-warped-all" start costs 0.27x
+# the evaluations for E_temp -24 %, style +4 % and content +7 % against that run with the content-filled start
+# (DIS fine flow; content fill on both sides: +18 %, +17 %, +11 %). 30 or 20 iterations cost style 13 % or 24 %
+# more (DeepFlow). Half-size iterations first cost more in the end (the full-size finish has to restore the
+# detail, even with the detail kept), and so did handing L-BFGS's memory from frame to frame, a bicubic warp
+# or a lower temporal weight.
 FRAME_ITERATIONS = 40
 VIDEO_SCALES = "auto"  # frame 0 and new shots only; later frames use FRAME_SCALES
 FRAME_SCALES = (1.0,)  # later frames: fractions of the frame size, ascending, ending at 1
@@ -174,7 +177,11 @@ PASSES = 1
 MULTIPASS_BLEND = 0.5  # delta of Ruder et al. 2018: weight of the warped neighbour in a pass's init
 MULTIPASS_TEMPORAL_FROM = 2  # the temporal loss is on from this pass (1-based) when --passes > 1
 SHOT_THRESHOLD = 0.2  # a frame with less than this reliable fraction starts a new shot
-FLOW_METHOD = "deepflow"
+# DIS at full resolution ("fine"), not OpenCV's DeepFlow: on Sintel's fast-motion frames (8-28 px a frame at 448
+# px) DeepFlow, which has no DeepMatching step, returned a third to a half of the motion in both directions, so its
+# forward-backward check passed and the temporal loss held texture still while the scene moved (warp error 3-8x
+# DIS fine's on those frames, whole-clip flash score 4.2 against 1.2). benchmarks/README.md "Flow on fast motion".
+FLOW_METHOD = "dis"
 FLOW_AHEAD = 2  # frames whose flow the background worker may compute ahead of the stylizer
 VIDEO_CODEC = "libx264"
 VIDEO_CRF = 18
@@ -184,10 +191,17 @@ PREVIEW_ITERATIONS = 40
 
 # Flow (`vidstyle flow`, the flow/ package). The method default is FLOW_METHOD above.
 FLOW_METHODS = ("deepflow", "dis", "spynet", "raft")
-DIS_PRESET = "medium"  # ultrafast | fast | medium
+DIS_PRESET = "fine"  # ultrafast | fast | medium (OpenCV's presets) | fine (medium down to full resolution)
 SPYNET_MODEL = "sintel-final"  # public SPyNet weights used when --flow-weights is not given
 FLOW_CACHE_SUBDIR = "vidstyle/flow"  # under $XDG_CACHE_HOME (default ~/.cache)
 
 # Chunk-parallel video on Ray (vidstyle.video.chunks / parallel; README "Parallel runs").
 CHUNK_LENGTH = 240  # frames per chunk at most; by default one chunk per worker up to this
 SEAM_OVERLAP = 3  # frames re-run after each seam, cross-fading from the chunk before (jump / (K+1) per step)
+
+
+def flow_params(method: str, given: dict | None = None) -> dict:
+    """The flow backend's keyword arguments: ``given`` over this module's defaults (DIS: ``DIS_PRESET``), so
+    the library and the CLI open the same flow for the same method."""
+    base = {"preset": DIS_PRESET} if method == "dis" else {}
+    return base | dict(given or {})

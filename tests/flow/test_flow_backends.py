@@ -18,6 +18,9 @@ EPE_BOUNDS = {
     ("dis", (("preset", "medium"),)): {"translation": 0.1,     # measured 0.021
                                        "rotation_zoom": 0.25,  # measured 0.127
                                        "square": 0.4},         # measured 0.188
+    ("dis", (("preset", "fine"),)): {"translation": 0.1,     # measured 0.039
+                                     "rotation_zoom": 0.15,  # measured 0.053
+                                     "square": 0.15},        # measured 0.055
     ("dis", (("preset", "fast"),)): {"translation": 0.3,      # measured 0.148
                                      "rotation_zoom": 0.8,    # measured 0.426
                                      "square": 1.0},          # measured 0.593

@@ -73,11 +73,11 @@ def test_the_run_uses_these_rules_for_each_init_mode():
     content = torch.full((1, 3, 2, 3), 0.9)
     nb = Neighbour(distance=1, index=0, flow=flow(1, 0), mask=MASK.view(1, 1, 2, 3), hits=0)
     run.s = VideoSettings()  # the default
-    assert run.s.init == "prev-warped"
+    assert run.s.init == "prev-warped-all"
+    torch.testing.assert_close(run._init_next(content, rgb(PREV), nb), warped_start(content, rgb(PREV), nb.flow))
+    run.s = VideoSettings(init="prev-warped")
     torch.testing.assert_close(run._init_next(content, rgb(PREV), nb),
                                warped_start(content, rgb(PREV), nb.flow, nb.mask))
-    run.s = VideoSettings(init="prev-warped-all")
-    torch.testing.assert_close(run._init_next(content, rgb(PREV), nb), warped_start(content, rgb(PREV), nb.flow))
     assert not torch.equal(warped_start(content, rgb(PREV), nb.flow), warped_start(content, rgb(PREV), nb.flow, nb.mask))
     run.s = VideoSettings(init="prev")
     assert torch.equal(run._init_next(content, rgb(PREV), nb), rgb(PREV))

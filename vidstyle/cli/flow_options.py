@@ -28,14 +28,17 @@ from vidstyle.errors import VidstyleError
 FLOW = "Flow options"
 
 METHOD_HELP = (
-    "Optical flow: deepflow (OpenCV-contrib DeepFlow, CPU; it has no DeepMatching step, so it is weaker on large "
-    "motion than the DeepFlow2 of Ruder et al.), dis (OpenCV DIS, the fast CPU option; see --preset), spynet "
+    "Optical flow: dis (OpenCV DIS, CPU, the default; see --preset), deepflow (OpenCV-contrib DeepFlow, CPU; it "
+    "has no DeepMatching step, so it misses large motion: on Sintel's fast frames it finds a third to a half of "
+    "it, and its masks do not notice), spynet "
     "(SPyNet in PyTorch, CPU or GPU; its public pretrained weights are for NON-COMMERCIAL RESEARCH ONLY: "
     "downloaded once into the torch hub cache, never bundled) or raft (torchvision's RAFT-small, CPU or GPU)."
 )
 
 Method = Annotated[str, typer.Option("--method", help=METHOD_HELP, rich_help_panel=FLOW)]
-Preset = Annotated[str, typer.Option("--preset", help="DIS preset: ultrafast, fast or medium.", rich_help_panel=FLOW)]
+PRESET_HELP = ("DIS preset: ultrafast, fast, medium (OpenCV's) or fine (medium down to full resolution: the "
+               "default, 4x medium's time, half its warp error on fast motion).")
+Preset = Annotated[str, typer.Option("--preset", help=PRESET_HELP, rich_help_panel=FLOW)]
 FlowWeights = Annotated[Optional[str], typer.Option(
     "--flow-weights", help="spynet/raft weights: a local file, or a SPyNet model name (sintel-final, sintel-clean, "
     f"chairs-final, chairs-clean, kitti-final; default {defaults.SPYNET_MODEL}). SPyNet weights: non-commercial "

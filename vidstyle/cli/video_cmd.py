@@ -298,9 +298,10 @@ def register(app: typer.Typer) -> None:
                                                           rich_help_panel=VIDEO)] = None,
         max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stylize at most this many frames.",
                                                           rich_help_panel=VIDEO)] = None,
-        init: Annotated[str, typer.Option("--init", help="Start of each later frame: prev-warped (the previous "
-                                          "result warped by the flow; unreliable areas from the frame), "
-                                          "prev-warped-all (warped everywhere), prev, content or noise.",
+        init: Annotated[str, typer.Option("--init", help="Start of each later frame: prev-warped-all (the previous "
+                                          "result warped by the flow, everywhere inside the frame: Ruder et al.), "
+                                          "prev-warped (warped where the mask trusts the flow, the frame "
+                                          "elsewhere), prev, content or noise.",
                                           rich_help_panel=VIDEO)] = defaults.VIDEO_INIT,
         temporal_weight: Annotated[Optional[float], typer.Option("--temporal-weight", help="Weight of the temporal "
                                                                  "loss on [0,1] pixels (default: derived, see README).",

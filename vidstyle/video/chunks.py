@@ -364,7 +364,7 @@ class ChunkStylizer:
         self.net = load_network(engine_settings, needed_layers(engine_settings), device=device)
         self.grams = TargetCache()  # style targets: computed once per worker, kept across tasks
         self._scratch = Path(tempfile.mkdtemp(prefix="vidstyle-worker-"))
-        backend = get_backend(settings.method, device=device, **(flow_params or {}))
+        backend = get_backend(settings.method, device=device, **defaults.flow_params(settings.method, flow_params))
         # Flow is computed where it is needed; the error measurement reuses the loss's flows from here.
         # The user's flow cache (--cache-dir, by default the per-user one) where this worker can write
         # it: workers on this machine share it with sequential runs and `vidstyle flow`; a worker on

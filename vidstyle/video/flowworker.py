@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from flow import FlowCache, FlowEngine, get_backend, reliability_mask
+from vidstyle import defaults
 from vidstyle.imageio import from_uint8
 
 
@@ -165,5 +166,5 @@ def open_flow_engine(method: str, *, params: dict | None = None, device=None,
     ``vidstyle flow`` fills too; the library never picks a folder on its own. A
     folder that cannot be written raises :class:`flow.FlowError` naming it.
     """
-    backend = get_backend(method, device=device, **(params or {}))
+    backend = get_backend(method, device=device, **defaults.flow_params(method, params))
     return FlowEngine(backend, FlowCache(cache_dir) if cache_dir is not None else None)

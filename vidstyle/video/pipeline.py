@@ -6,9 +6,9 @@ encodes the result with the source's timestamps and audio:
 * frame 0 (and the first frame of every new shot) is a still-image run with
   ``first_iterations``;
 * each later frame starts from the previous stylized frame warped by the
-  backward flow (``init="prev-warped"``; unreliable areas are taken from the
-  content frame) and adds ``temporal_weight * mean(c * (x - w)^2)`` per earlier
-  frame in ``long_term``, the masks combined "closest first";
+  backward flow (``init="prev-warped-all"``, Ruder et al. 2016's start;
+  ``"prev-warped"`` takes unreliable areas from the content frame) and adds
+  ``temporal_weight * mean(c * (x - w)^2)`` per earlier frame in ``long_term``, the masks combined "closest first";
 * ``passes > 1`` runs Ruder et al. 2018's multi-pass algorithm: passes
   alternate direction, each frame starts from a blend of its previous-pass
   result and the warped neighbour (weighted by ``blend`` x the neighbour's
@@ -290,10 +290,10 @@ def warped_start(content: torch.Tensor, prev: torch.Tensor, flow: torch.Tensor,
     """A later frame's start from the previous result warped by the backward ``flow``:
     ``c * warp(prev, flow) + (1 - c) * content``.
 
-    ``--init prev-warped`` (the default): ``c`` = the reliability ``mask`` ``(1, 1, H, W)``,
-    so unreliable areas start from the content frame: where the flow fails, nothing
-    misplaced is carried on. ``--init prev-warped-all`` (``mask`` None; Ruder et al.
-    2016): ``c`` = 1 wherever the flow samples inside the previous frame, occlusions
+    ``--init prev-warped``: ``c`` = the reliability ``mask`` ``(1, 1, H, W)``, so
+    unreliable areas start from the content frame: where the flow fails, nothing
+    misplaced is carried on. ``--init prev-warped-all`` (the default; ``mask`` None;
+    Ruder et al. 2016): ``c`` = 1 wherever the flow samples inside the previous frame, occlusions
     included, the content frame only where it samples outside (zero padding would start
     that strip black).
     """
@@ -635,7 +635,7 @@ def work_identity(settings: VideoSettings, es: ResolvedSettings, frame_size: tup
     return {
         "settings": settings.identity() | {"engine": es.to_dict()},
         "frame_size": list(frame_size),
-        "flow_params": dict(flow_params or {}),
+        "flow_params": defaults.flow_params(settings.method, flow_params),
         "source": {"digest": file_digest(input_path), "bytes": input_path.stat().st_size},
         "styles": [tensor_digest(s) for s in styles],
         "mask": file_digest(settings.mask) if settings.mask else None,
