@@ -177,9 +177,9 @@ PASSES = 1
 MULTIPASS_BLEND = 0.5  # delta of Ruder et al. 2018: weight of the warped neighbour in a pass's init
 MULTIPASS_TEMPORAL_FROM = 2  # the temporal loss is on from this pass (1-based) when --passes > 1
 SHOT_THRESHOLD = 0.2  # a frame with less than this reliable fraction starts a new shot
-# DIS at full resolution ("fine"), not OpenCV's DeepFlow: on Sintel's fast-motion frames (8-28 px a frame at 448
+# DIS at full resolution ("fine"), not OpenCV's DeepFlow: on Sintel's fast-motion frames (15-30 px a frame at 448
 # px) DeepFlow, which has no DeepMatching step, returned a third to a half of the motion in both directions, so its
-# forward-backward check passed and the temporal loss held texture still while the scene moved (warp error 3-8x
+# forward-backward check passed and the temporal loss held texture still while the scene moved (warp error 3-22x
 # DIS fine's on those frames, whole-clip flash score 4.2 against 1.2). benchmarks/README.md "Flow on fast motion".
 FLOW_METHOD = "dis"
 FLOW_AHEAD = 2  # frames whose flow the background worker may compute ahead of the stylizer

@@ -87,7 +87,7 @@ class DISBackend(_OpenCVBackend):
     ``preset`` is one of OpenCV's presets ``ultrafast``, ``fast``, ``medium``, or
     ``fine``: ``medium`` with its patch search and refinement carried down to full
     resolution (finest scale 0, where ``medium`` stops at half size and upsamples).
-    On Sintel's fast-motion frames (8-28 px a frame) ``fine`` halves ``medium``'s
+    On Sintel's fast-motion frames (8-30 px a frame) ``fine`` halves ``medium``'s
     photometric warp error at 4x its cost, still 6x faster than DeepFlow
     (benchmarks/README.md "Flow on fast motion").
     """
