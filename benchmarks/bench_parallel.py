@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/bench_parallel.py --defaults --frames 12 --no-cluster   # issue 11's must-show
 
 Each run is end to end (Ray start-up, decode, chunks, seams, encode) with one
-torch thread per worker. Temporal error: the independent evaluator
-(``vidstyle.video.evaluate.evaluate_video`` on the encoded files, DIS flow of
-the source frames, not the runs' own DeepFlow); "seam" frames are those whose
+torch thread per worker (on the local cluster a still takes the threads of the
+workers that wait for it; the task log says how many). Temporal error: the
+independent evaluator (``vidstyle.video.evaluate.evaluate_video`` on the encoded
+files, DIS medium flow of the source frames, not the runs' own DIS fine); "seam" frames are those whose
 error pair spans two chunks (anchors and repaired seams, ParallelResult.seam_frames).
 The cluster run starts ``ray start --head --num-cpus 2`` and stops it after.
 """

@@ -124,10 +124,12 @@ def test_chunk_length_below_the_overlap_is_refused_with_the_minimum():
 def test_the_forward_chunk_takes_the_anchor_and_its_warm_up_frame_from_the_still(sintel_video, styles_dir,
                                                                                  vgg_weights):
     """In-process (no Ray): the still task's a + 1 is not computed again; the forward chunk starts at a + 2
-    from it, and its long-term term (distance 2) reaches the anchor."""
+    from it, and its long-term term (distance 2) reaches the anchor. The still runs on the threads it is
+    lent and the worker's own are back for the chunks."""
     from dataclasses import replace
 
     import numpy as np
+    import torch
 
     from vidstyle.engine import resolve
     from vidstyle.imageio import load_image, to_uint8
@@ -140,9 +142,14 @@ def test_the_forward_chunk_takes_the_anchor_and_its_warm_up_frame_from_the_still
     es, _ = resolve(replace(vs.engine, size=max(hw)))
     back, fwd = plan(6, 3, 1, vs.long_term)[0]
     assert (back.stop, fwd.order) == (2, [2, 3, 4, 5])  # anchor 2, warmed via 3
-    st = ChunkStylizer(vs, es, [to_uint8(load_image(styles_dir / "starry_night.jpg"))], hw=hw, threads=1)
+    seen = []  # (task, frame, torch threads) as each frame starts
+    st = ChunkStylizer(vs, es, [to_uint8(load_image(styles_dir / "starry_night.jpg"))], hw=hw, threads=1,
+                       report=lambda kind, number, index, s: s is None and seen.append((kind, index,
+                                                                                        torch.get_num_threads())))
     try:
-        still = st.run_still(frames[2], frames[3])
+        still = st.run_still(frames[2], frames[3], threads=2)
+        assert torch.get_num_threads() == 1
+        assert seen == [("still", 2, 2), ("still", 3, 2), ("still", 2, 2)], seen  # to the neighbour and back
         assert [r.index for r in still.frames] == [2, 3] and still.stylized == [2, 3]
         assert still.frames[0].record["still"] and still.frames[0].record["warmed_via"] == 3
         assert still.frames[1].record["warm_up"] and still.frames[1].record["warm_up_of"] == 2
@@ -155,6 +162,7 @@ def test_the_forward_chunk_takes_the_anchor_and_its_warm_up_frame_from_the_still
         assert "temporal2" in f.frames[3].record["terms"] and sorted(f.errors) == [3, 4, 5]
         b = st.run_chunk(back, [frames[i] for i in back.order], still.frames)
         assert [r.index for r in b.frames] == [0, 1] and b.stylized == [1, 0]  # the warm-up frame is not its
+        assert {t for kind, _, t in seen if kind == "chunk"} == {1}, seen
         assert np.array_equal(b.anchor, still.frames[0].image)
     finally:
         st.close()
@@ -243,6 +251,9 @@ def test_two_workers_twelve_frames_against_one_worker(ray_session, tmp_path, sin
     made = {t["task"]: t["frames"] for t in log2["parallel"]["tasks"]}
     assert made == {"still 5": [5, 6], "chunk 0": [4, 3, 2, 1, 0], "chunk 1": [7, 8, 9, 10, 11]}, made
     assert {t["worker"] for t in log2["parallel"]["tasks"]} == {"worker 1", "worker 2"}
+    # both chunks wait for the still, so it ran on both workers' threads, and they ran on their own again
+    threads = {t["task"]: t.get("threads") for t in log2["parallel"]["tasks"]}
+    assert threads == {"still 5": 2 * log2["parallel"]["threads_per_worker"], "chunk 0": None, "chunk 1": None}
     ev = runner.invoke(app, ["evaluate", str(out2), "--source", str(sintel_video), "--method", "dis", "--device",
                              "cpu", "--seams", ",".join(map(str, log2["parallel"]["seam_frames"]))])
     assert ev.exit_code == 0 and "seam frames 5: E_temp" in ev.output, ev.output

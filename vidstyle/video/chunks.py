@@ -375,14 +375,12 @@ class ChunkStylizer:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- the three tasks --------------------------------------------------------------
-    def run_still(self, frame: Frame, warm: Frame | None = None) -> TaskResult:
+    def run_still(self, frame: Frame, warm: Frame | None = None, threads: int | None = None) -> TaskResult:
         """The still-image run of a chunk's first frame (an anchor, or frame 0 of a chunk after a seam).
 
         Run once per video, not once per chunk: both chunks of an anchor pair start from this one
-        result (the driver ships it through the object store). It runs on the worker's own threads:
-        giving it the threads of the workers that wait for it (2 on this 2-core machine, shared with
-        other work) made it 12x slower, not faster (a 192 px still: 393 s against 32 s on one thread;
-        OpenMP threads of a process Ray runs at nice 15 wait on each other).
+        result (the driver ships it through the object store). ``threads``: torch threads for this task
+        only (the driver lends it those of the workers that wait for it), the worker's own again after.
 
         ``warm`` (an anchor's neighbour): the still then goes once to that
         frame and back as later frames (warped init, temporal loss), and the
@@ -395,6 +393,17 @@ class ChunkStylizer:
         chunks of a pair would drift, one each way, and the anchor's two
         neighbours would carry the jump twice. Warmed, neither does.
         """
+        import torch
+
+        own = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(int(threads))
+        try:
+            return self._run_still(frame, warm)
+        finally:
+            torch.set_num_threads(own)
+
+    def _run_still(self, frame: Frame, warm: Frame | None) -> TaskResult:
         t0 = time.perf_counter()
         with _Scratch(self._scratch) as work:
             run = self._run(work, "still", frame[0])

@@ -201,8 +201,9 @@ def _remote_classes(ray):
                 report=lambda kind, number, index, seconds: board.report.remote(name, kind, number, index, seconds,
                                                                        os.getpid()))
 
-        def run_still(self, frame, warm):
-            return self.stylizer.run_still(_writable([frame])[0], _writable([warm])[0] if warm is not None else None)
+        def run_still(self, frame, warm, threads):
+            return self.stylizer.run_still(_writable([frame])[0], _writable([warm])[0] if warm is not None else None,
+                                           threads=threads)
 
         def run_chunk(self, chunk, frames, still):
             still = [FrameResult(r.index, np.array(r.image), dict(r.record)) for r in still or ()]
@@ -305,9 +306,16 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
         driver.state_init()
         n_workers = min(workers, len(chunks))  # more would idle
         n_actors = min(n_workers, len(driver.todo_chunks()) + len(driver.todo_seams()))
+        # Every chunk waits for its still, so while the stills run the other workers would idle: on a local
+        # CPU cluster each still takes the threads of the workers that wait for it (24 frames at 192 px on
+        # 2 workers: still and warm-up 30.3 s on 2 threads against 51.2 s on one, wall 0.55x one worker's
+        # instead of 0.61x; benchmarks/README.md "Parallel runs on Ray", last section). On a joined cluster
+        # the workers may be on other machines, and a GPU worker's threads do not run the network.
+        share = max(1, n_workers // len({c.order[0] for c in chunks})) if address is None and dev.type == "cpu" else 1
         observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_workers, resumed=driver.resumed)
         driver.run(n_actors, settings=settings, es=es, styles=styles, hw=hw, device=device, threads=threads,
-                   flow_params=flow_params, cache_dir=str(cache_dir) if cache_dir is not None else None)
+                   still_share=min(share, n_actors), flow_params=flow_params,
+                   cache_dir=str(cache_dir) if cache_dir is not None else None)
     finally:
         if started:
             ray.shutdown()
@@ -451,8 +459,16 @@ class _Driver:
         return {int(k): v["skipped"] for k, v in self._seam_state().items() if v.get("skipped")}
 
     # -- the schedule ---------------------------------------------------------------
-    def run(self, n_actors: int, *, settings, es, styles, hw, device, threads, flow_params,
+    def run(self, n_actors: int, *, settings, es, styles, hw, device, threads, flow_params, still_share: int = 1,
             cache_dir: str | None = None) -> None:
+        """Run what is left: stills, then chunks as their stills are kept, then seams.
+
+        A still runs on ``still_share`` actors' threads (``threads`` each): its
+        actor takes them, and the others stay out of the schedule until it ends,
+        so no two tasks share a core. The still at the head of the queue waits
+        for that many idle actors, whatever else is running, so a resumed run
+        computes every still exactly as an uninterrupted one would.
+        """
         ray = self.ray
         todo_c, todo_s, todo_still = self.todo_chunks(), self.todo_seams(), self.todo_stills()
         if not todo_c and not todo_s:
@@ -478,6 +494,7 @@ class _Driver:
         frame_refs = self.load_frames(todo_c, todo_s, todo_still)
         still_refs: dict = {}  # one object per still, shared by the chunks that start from it
         idle = list(actors)
+        lent: dict[int, list[int]] = {}  # an actor running a still -> the idle actors whose threads it took
         pending: dict = {}
         # Stills first: a chunk waits for the still it starts from (run once, not once per chunk).
         queue: list = [("still", _Still(i)) for i in todo_still]
@@ -492,12 +509,17 @@ class _Driver:
                 waiting = [c for c in waiting if c not in ready]
                 queue += [("chunk", c) for c in ready] + [("seam", s) for s in self._ready_seams(queue, pending)]
                 while idle and queue:
-                    kind, item = queue.pop(0)
+                    kind, item = queue[0]
+                    if kind == "still" and len(idle) < still_share:
+                        break
+                    queue.pop(0)
                     k = idle.pop(0)
                     if kind == "still":
+                        lent[k] = [idle.pop(0) for _ in range(still_share - 1)]
                         w = self.warm_of(item.number)
                         ref = actors[k].run_still.remote(self.frames[item.number],
-                                                         self.frames[w] if w is not None else None)
+                                                         self.frames[w] if w is not None else None,
+                                                         threads * still_share if threads else None)
                     elif kind == "chunk":
                         i = item.order[0]
                         if i not in still_refs:
@@ -515,6 +537,7 @@ class _Driver:
                     break
                 for ref in done:
                     kind, item, k = pending.pop(ref)
+                    idle += lent.pop(k, [])
                     try:
                         result = self._get(ref)
                     except ray.exceptions.RayActorError as exc:
@@ -536,7 +559,8 @@ class _Driver:
                     # chunk's first two come from its still task, records "still" and "warm_up")
                     self.log.append({"task": f"{kind} {item.number}", "worker": result.worker,
                                      "seconds": result.seconds, "skipped": result.skipped,
-                                     "frames": result.stylized})
+                                     "frames": result.stylized}
+                                    | ({"threads": threads * still_share} if kind == "still" and threads else {}))
                     idle.append(k)
             self.obs.update(ray.get(board.snapshot.remote()), finished, total)
         finally:
