@@ -111,6 +111,19 @@ def test_a_pair_too_short_to_gain_is_one_forward_chunk():
     assert [(c.start, c.stop, c.backward) for c in chunks] == [(0, 3, False), (3, 8, False)] and seams == []
 
 
+def test_a_still_takes_idle_workers_threads_on_its_own_machine_only():
+    from vidstyle.video.parallel import still_team
+
+    one = {0: "a", 1: "a"}
+    assert still_team([0, 1], one, 2) == [0, 1]
+    assert still_team([1], one, 2) is None  # waits for the worker still busy
+    assert still_team([1, 0], one, 1) == [1]
+    two = {0: "a", 1: "b", 2: "a", 3: "b"}
+    assert still_team([1, 0, 3], two, 2) == [1, 3]  # the first machine with two idle workers
+    assert still_team([0, 1], two, 2) is None
+    assert still_team([0, 1], {0: "a", 1: "b"}, 2) == [0]  # no machine holds two: one is all there is
+
+
 def test_chunk_length_below_the_overlap_is_refused_with_the_minimum():
     assert min_chunk_length(3) == 4
     with pytest.raises(VidstyleError, match="minimum 4"):

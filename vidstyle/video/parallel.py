@@ -22,6 +22,7 @@ chunks' own results of the frames a seam repairs are kept aside
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import os
@@ -201,6 +202,9 @@ def _remote_classes(ray):
                 report=lambda kind, number, index, seconds: board.report.remote(name, kind, number, index, seconds,
                                                                        os.getpid()))
 
+        def node(self):
+            return ray.get_runtime_context().get_node_id()
+
         def run_still(self, frame, warm, threads):
             return self.stylizer.run_still(_writable([frame])[0], _writable([warm])[0] if warm is not None else None,
                                            threads=threads)
@@ -217,6 +221,16 @@ def _remote_classes(ray):
 
     _remote_classes.cached = (Board, Worker)
     return _remote_classes.cached
+
+
+def still_team(idle: list[int], node_of: dict[int, str], share: int) -> list[int] | None:
+    """The idle actors whose threads the next still takes (its own actor first), all on one machine, or
+    None to wait for them: ``share`` of them, or as many as the machine with the most actors holds."""
+    share = min(share, max(collections.Counter(node_of.values()).values()))
+    by_node: dict[str, list[int]] = {}
+    for k in idle:
+        by_node.setdefault(node_of[k], []).append(k)
+    return next((ks[:share] for ks in by_node.values() if len(ks) >= share), None)
 
 
 @dataclass(frozen=True)
@@ -306,12 +320,12 @@ def stylize_video_parallel(input_path: str | Path, styles: Sequence[torch.Tensor
         driver.state_init()
         n_workers = min(workers, len(chunks))  # more would idle
         n_actors = min(n_workers, len(driver.todo_chunks()) + len(driver.todo_seams()))
-        # Every chunk waits for its still, so while the stills run the other workers would idle: on a local
-        # CPU cluster each still takes the threads of the workers that wait for it (24 frames at 192 px on
-        # 2 workers: still and warm-up 30.3 s on 2 threads against 51.2 s on one, wall 0.55x one worker's
-        # instead of 0.61x; benchmarks/README.md "Parallel runs on Ray", last section). On a joined cluster
-        # the workers may be on other machines, and a GPU worker's threads do not run the network.
-        share = max(1, n_workers // len({c.order[0] for c in chunks})) if address is None and dev.type == "cpu" else 1
+        # Every chunk waits for its still, so while the stills run the other workers would idle: on CPUs
+        # each still takes the threads of the workers that wait for it, on its machine (24 frames at 192 px
+        # on 2 workers: still and warm-up 30.3 s on 2 threads against 51.2 s on one, wall 0.55x one
+        # worker's instead of 0.61x; benchmarks/README.md "Parallel runs on Ray", last sections). A GPU
+        # worker's threads do not run the network.
+        share = max(1, n_workers // len({c.order[0] for c in chunks})) if dev.type == "cpu" else 1
         observer.start(frames=n, chunks=len(chunks), seams=len(seams), workers=n_workers, resumed=driver.resumed)
         driver.run(n_actors, settings=settings, es=es, styles=styles, hw=hw, device=device, threads=threads,
                    still_share=min(share, n_actors), flow_params=flow_params,
@@ -463,11 +477,12 @@ class _Driver:
             cache_dir: str | None = None) -> None:
         """Run what is left: stills, then chunks as their stills are kept, then seams.
 
-        A still runs on ``still_share`` actors' threads (``threads`` each): its
-        actor takes them, and the others stay out of the schedule until it ends,
-        so no two tasks share a core. The still at the head of the queue waits
-        for that many idle actors, whatever else is running, so a resumed run
-        computes every still exactly as an uninterrupted one would.
+        A still runs on the threads (``threads`` each) of ``still_share`` actors
+        on one machine, fewer where no machine holds that many: its actor takes
+        them, and the others stay out of the schedule until it ends, so no two
+        tasks share a core. The still at the head of the queue waits for that
+        many idle actors on one machine, whatever else is running, so a resumed
+        run on the same cluster computes every still as an uninterrupted one did.
         """
         ray = self.ray
         todo_c, todo_s, todo_still = self.todo_chunks(), self.todo_seams(), self.todo_stills()
@@ -491,10 +506,19 @@ class _Driver:
                 f"worker {k + 1}", settings, es, style_arrays, hw, device, threads, flow_params, board, cache_dir)
 
         actors = {k: new_actor(k) for k in range(n_actors)}
+        node_of: dict[int, str] = {}  # actor -> its machine (Ray's node id)
+
+        def machine(k: int) -> str:
+            try:
+                return ray.get(actors[k].node.remote())
+            except ray.exceptions.RayActorError:  # its constructor failed: its first task says so (below)
+                return f"unknown {k}"
+
         frame_refs = self.load_frames(todo_c, todo_s, todo_still)
         still_refs: dict = {}  # one object per still, shared by the chunks that start from it
         idle = list(actors)
         lent: dict[int, list[int]] = {}  # an actor running a still -> the idle actors whose threads it took
+        still_threads: dict[int, int | None] = {}
         pending: dict = {}
         # Stills first: a chunk waits for the still it starts from (run once, not once per chunk).
         queue: list = [("still", _Still(i)) for i in todo_still]
@@ -503,6 +527,7 @@ class _Driver:
         total = len(todo_c) + len(todo_s) + len(todo_still)
         finished = 0
         try:
+            node_of.update({k: machine(k) for k in actors})
             while queue or pending or waiting or self.todo_seams():
                 kept = self.kept_stills()
                 ready = [c for c in waiting if c.order[0] in kept]
@@ -510,16 +535,19 @@ class _Driver:
                 queue += [("chunk", c) for c in ready] + [("seam", s) for s in self._ready_seams(queue, pending)]
                 while idle and queue:
                     kind, item = queue[0]
-                    if kind == "still" and len(idle) < still_share:
+                    team = still_team(idle, node_of, still_share) if kind == "still" else idle[:1]
+                    if not team:
                         break
                     queue.pop(0)
-                    k = idle.pop(0)
+                    k = team[0]
+                    idle = [j for j in idle if j not in team]
                     if kind == "still":
-                        lent[k] = [idle.pop(0) for _ in range(still_share - 1)]
+                        lent[k] = team[1:]
+                        still_threads[item.number] = threads * len(team) if threads else None
                         w = self.warm_of(item.number)
                         ref = actors[k].run_still.remote(self.frames[item.number],
                                                          self.frames[w] if w is not None else None,
-                                                         threads * still_share if threads else None)
+                                                         still_threads[item.number])
                     elif kind == "chunk":
                         i = item.order[0]
                         if i not in still_refs:
@@ -547,6 +575,7 @@ class _Driver:
                             raise VidstyleError(f"{kind} {item.number} failed {n} times: its worker died "
                                                 f"({str(exc).strip().splitlines()[0][:200]})") from None
                         actors[k] = new_actor(k)
+                        node_of[k] = machine(k)
                         self.log.append({"task": f"{kind} {item.number}", "worker": f"worker {k + 1}",
                                          "retry": n})
                         queue.insert(0, (kind, item))
@@ -560,7 +589,7 @@ class _Driver:
                     self.log.append({"task": f"{kind} {item.number}", "worker": result.worker,
                                      "seconds": result.seconds, "skipped": result.skipped,
                                      "frames": result.stylized}
-                                    | ({"threads": threads * still_share} if kind == "still" and threads else {}))
+                                    | ({"threads": still_threads[item.number]} if kind == "still" else {}))
                     idle.append(k)
             self.obs.update(ray.get(board.snapshot.remote()), finished, total)
         finally:

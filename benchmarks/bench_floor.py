@@ -1,0 +1,99 @@
+"""How close one full-depth evaluation is to what this CPU can do: the floor under issue 9's s/frame.
+
+    .venv/bin/python benchmarks/bench_floor.py --size 448 --height 190 --threads 2
+
+Times, in alternating rounds (fastest of each kept): our loss+gradient evaluation
+(bf16 autocast and fp32, the still-image objective: content, style, TV), our
+network alone (forward to relu5_1, gradient to the image, no loss terms), a plain
+stack of the same 13 convolutions with ReLU and max-pooling written here, and a
+2048x2048 matmul in bf16 and fp32 (the plain reference for the arithmetic rate).
+GFLOP/s count the forward convolutions up to conv5_1 plus the input-gradient ones
+(2x the forward FLOPs, as bench_engine.py). A later video frame's evaluation adds
+only the temporal term (a masked mean of squares) to this objective.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from bench_engine import CONVS, conv_gflops, load_rgb
+
+from vidstyle.engine import Objective, Settings, load_network, needed_layers, resolve, stylize_terms
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=448, help="width, px")
+    ap.add_argument("--height", type=int, default=190, help="height, px (Sintel's 448 px frames: 190)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--frame-seconds", type=float, default=8.0, help="issue 9's target per later frame")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    h, w = args.height, args.size
+
+    content = F.interpolate(load_rgb(ROOT / "samples" / "content-landscape.png", w), size=(h, w), mode="bilinear")
+    style = load_rgb(ROOT / "samples" / "style-swirls.png", w)
+    settings = resolve(Settings(size=w, init="content", precision="bf16"))[0]
+    net = load_network(settings, needed_layers(settings))
+    terms = stylize_terms(net, settings, content, [style], (h, w))
+    x = content.clone().requires_grad_(True)
+    layers = sorted(set(settings.style_layers) | set(settings.content_layers))
+
+    def ours(precision):
+        objective = Objective(net, terms, precision=precision)
+        return lambda: torch.autograd.grad(objective(x)[0], x)
+
+    def network_only():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            feats = net(x, layers)
+        return torch.autograd.grad(sum(f.float().mean() for f in feats.values()), x)
+
+    convs = [torch.nn.Conv2d(cin, cout, 3, padding=1).requires_grad_(False).to(memory_format=torch.channels_last)
+             for _, cin, cout, _ in CONVS[:13]]  # conv1_1 .. conv5_1
+
+    def plain_stack():
+        y = x.contiguous(memory_format=torch.channels_last)
+        outs = []
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            for (name, *_), conv in zip(CONVS, convs):
+                if name.endswith("_1") and name != "conv1_1":
+                    y = F.max_pool2d(y, 2)
+                y = F.relu(conv(y))
+                outs.append(y)
+        return torch.autograd.grad(sum(o.float().mean() for o in outs), x)
+
+    n = 2048
+    a16, b16 = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+    a32, b32 = a16.float(), b16.float()
+    fns = {"evaluation, ours, bf16": ours("bf16"), "evaluation, ours, fp32": ours("fp32"),
+           "network only, bf16": network_only, "plain conv/ReLU/pool stack, bf16": plain_stack,
+           "matmul 2048, bf16": lambda: a16 @ b16, "matmul 2048, fp32": lambda: a32 @ b32}
+    best = {k: float("inf") for k in fns}
+    for fn in fns.values():
+        fn(), fn()
+    for _ in range(args.rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+
+    gflop = 2 * conv_gflops(h, w, "conv5_1")
+    print(f"{w}x{h}, {args.threads} thread(s), {gflop:.1f} GFLOP of convolutions per evaluation")
+    rate = {k: (2 * n**3 / 1e9 if k.startswith("matmul") else gflop) / t for k, t in best.items()}
+    for k, t in best.items():
+        ref = "matmul 2048, bf16" if "bf16" in k else "matmul 2048, fp32"
+        print(f"  {k:34s} {t * 1e3:8.1f} ms  {rate[k]:6.0f} GFLOP/s  {rate[k] / rate[ref]:5.2f}x the matmul's rate")
+    t = best["evaluation, ours, bf16"]
+    print(f"  {args.frame_seconds:.0f} s a later frame buys {args.frame_seconds / t:.1f} evaluations at this rate "
+          f"(network alone: {args.frame_seconds / best['network only, bf16']:.1f})")
+
+
+if __name__ == "__main__":
+    main()
