@@ -363,8 +363,10 @@ def test_a_killed_worker_costs_its_chunk_not_the_run(ray_session, tmp_path, sint
 
     class KillOnce(ParallelObserver):
         killed = None
+        shown: set = set()
 
         def update(self, rows, done, total):
+            self.shown |= {(name, row.get("task")) for name, row in rows.items()}
             for row in rows.values():  # chunk 1 stylizes 5-7 (anchor 3, 4 its still's): kill while on 5 or 6
                 if self.killed is None and row.get("task") == "chunk 1" and row.get("frame") in (5, 6):
                     self.killed = row["pid"]
@@ -373,6 +375,8 @@ def test_a_killed_worker_costs_its_chunk_not_the_run(ray_session, tmp_path, sint
     obs = KillOnce()
     hit = stylize_video_parallel(sintel_video, [style], output=tmp_path / "a.mp4", observer=obs, **kw)
     assert obs.killed is not None and hit.complete
+    # the display's row of the worker that waits for the still says where its threads went
+    assert {("worker 2", "threads lent to worker 1"), ("worker 1", "still 3")} <= obs.shown, obs.shown
     assert any(t.get("retry") == 1 and t["task"] == "chunk 1" for t in hit.task_log), hit.task_log
     calm = stylize_video_parallel(sintel_video, [style], output=tmp_path / "b.mp4", **kw)
     a, b = WorkDir(hit.work_dir, {}), WorkDir(calm.work_dir, {})

@@ -81,6 +81,8 @@ class WorkerTable:
     def encoding(self, frames):
         if self._live is not None:
             self._live.stop()  # the table's last state stays above this line
+            if not console.is_terminal:  # rich leaves a non-terminal's last line open after the table
+                console.line()
         if not self.quiet:
             console.print(f"encoding {frames} frames")
 

@@ -186,6 +186,10 @@ def _remote_classes(ray):
             else:
                 row.setdefault("s_per_frame", None)
 
+        def lent(self, worker, to):
+            self.rows[worker] = {"task": f"threads lent to {to}", "frame": "", "s_per_frame": None,
+                                 "at": time.time()}
+
         def snapshot(self):
             return dict(self.rows)
 
@@ -543,6 +547,8 @@ class _Driver:
                     idle = [j for j in idle if j not in team]
                     if kind == "still":
                         lent[k] = team[1:]
+                        for j in lent[k]:
+                            board.lent.remote(f"worker {j + 1}", f"worker {k + 1}")
                         still_threads[item.number] = threads * len(team) if threads else None
                         w = self.warm_of(item.number)
                         ref = actors[k].run_still.remote(self.frames[item.number],
