@@ -1,6 +1,6 @@
 """Chunk-parallel video on Ray: 1 worker vs 2 workers, and 2 workers of a separately started cluster.
 
-    .venv/bin/python benchmarks/bench_parallel.py [--frames 24] [--size 192]
+    .venv/bin/python benchmarks/bench_parallel.py [--frames 24] [--size 192] [--sheet anchor.png]
     .venv/bin/python benchmarks/bench_parallel.py --defaults --frames 12 --no-cluster   # issue 11's must-show
 
 Each run is end to end (Ray start-up, decode, chunks, seams, encode) with one
@@ -43,6 +43,7 @@ def main() -> None:
                     help="every setting at its default (448 px, 500/40 iterations, precision auto): the must-show")
     ap.add_argument("--no-cluster", action="store_true", help="skip the --ray-address run")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--sheet", help="write a PNG here: the source and each run's frames around the anchor")
     args = ap.parse_args()
     torch.set_num_threads(1)
     # Ray >= 2.59 starts local clusters with token authentication; a client joining one by HOST:PORT needs
@@ -70,6 +71,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-parallel-"))
     ray_bin = Path(sys.executable).with_name("ray")
     runs = {}
+    sheets: dict = {}  # run -> its decoded frames (only with --sheet)
     plan = [("1 worker", dict(workers=1)), ("2 workers", dict(workers=2))]
     if not args.no_cluster:
         plan.append(("2 workers, --ray-address", dict(workers=2, address="cluster")))
@@ -101,8 +103,12 @@ def main() -> None:
                           "seam_ratio": seam_ratio(errors, r.seam_frames),
                           "median_frame": statistics.median(rep.errors), "own_e_temp": r.e_temp,
                           "tasks": r.task_log}
+            if args.sheet:
+                sheets[name] = _frames_of(out)
             print(f"{name}: {wall:.1f}s, E_temp {rep.e_temp:.4e}, flash {rep.flash:.2f}, "
                   f"seam/median {runs[name]['seam_ratio']:.2f}, chunks {runs[name]['chunks']}", flush=True)
+        if args.sheet:
+            write_sheet(args.sheet, args.video, sheets, runs["2 workers"]["anchors"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     one, two = runs["1 worker"], runs["2 workers"]
@@ -119,6 +125,31 @@ def main() -> None:
           f"seam/median (2 workers) {two['seam_ratio']:.2f}, flash (2 workers) {two['flash']:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1, default=str))
+
+
+def _frames_of(path) -> list:
+    from vidstyle.video.decode import iter_frames
+
+    return [fr.image for fr in iter_frames(path)]
+
+
+def write_sheet(path, video, sheets: dict, anchors: dict) -> None:
+    """Frames anchor-2 .. anchor+2 of the source and of each run, one row each, as one PNG."""
+    from vidstyle.contact_sheet import contact_sheet
+    from vidstyle.imageio import save_image
+    from vidstyle.video.decode import iter_frames
+
+    a = int(next(iter(anchors), 2))
+    n = min(len(f) for f in sheets.values())
+    size = max(next(iter(sheets.values()))[0].shape[:2])
+    cols = [i for i in range(a - 2, a + 3) if 0 <= i < n]
+    source = [fr.image for fr in iter_frames(video, size=size)][: n]
+    rows = [[source[i] for i in cols]] + [[frames[i] for i in cols] for frames in sheets.values()]
+    titles = ["source"] + list(sheets)
+    sheet = contact_sheet(rows, row_titles=titles, col_titles=[f"frame {i}" + (" (anchor)" if i == a else "")
+                                                               for i in cols], cell=256)
+    save_image(sheet, path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
