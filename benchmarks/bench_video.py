@@ -166,10 +166,15 @@ STRATEGIES = {
     "carry-cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20,
                     "frame_tol": 1e-4, "frame_window": 10, "carry_memory": True},
     "defaults": {},
-    # the defaults with a lower cap on the iterations of a later frame
+    # the defaults with another cap on the iterations of a later frame (over the 2-level pyramid)
     "defaults-cap30": {"optim": {"iterations": 30}},
     "defaults-cap25": {"optim": {"iterations": 25}},
     "defaults-cap20": {"optim": {"iterations": 20}},
+    # over the pixels, as before the pyramid: the former defaults (cap 40) and the same cap as today's
+    "pixels": {"frame_pyramid": 0, "optim": {"iterations": 40}},
+    "pixels-cap20": {"frame_pyramid": 0, "optim": {"iterations": 20}},
+    "pyramid3": {"frame_pyramid": 3},
+    "pyramid5": {"frame_pyramid": 5},
     # Ruder et al.'s start: the warped result everywhere, unreliable areas too (the default takes the content there)
     "warped-all": {"init": "prev-warped-all"},
     # the warped result where the mask trusts it, the content frame elsewhere

@@ -156,15 +156,17 @@ VIDEO_INITS = ("prev-warped-all", "prev-warped", "prev", "content", "noise")
 VIDEO_INIT = "prev-warped-all"
 VIDEO_SIZE = 448  # long side of the stylized frames, px (rounded to even dimensions)
 FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
-# Later frames start from the warped previous result, near their answer. Measured on Sintel at 256 px, full
-# depth (benchmarks/README.md "Later frames at full depth"): 150 iterations with the still-image stop (1e-4)
-# never stopped early; a 40-iteration cap with a warm-start stop and the "prev-warped-all" start costs 0.27x
-# the evaluations for E_temp -24 %, style +4 % and content +7 % against that run with the content-filled start
-# (DIS fine flow; content fill on both sides: +18 %, +17 %, +11 %). 30 or 20 iterations cost style 13 % or 24 %
-# more (DeepFlow). Half-size iterations first cost more in the end (the full-size finish has to restore the
-# detail, even with the detail kept), and so did handing L-BFGS's memory from frame to frame, a bicubic warp
-# or a lower temporal weight.
-FRAME_ITERATIONS = 40
+# Later frames start from the warped previous result, near their answer. Measured on Sintel, full depth
+# (benchmarks/README.md "Later frames at full depth"): 150 iterations with the still-image stop (1e-4) never
+# stopped early; a 40-iteration cap with a warm-start stop and the "prev-warped-all" start cost 0.27x the
+# evaluations for E_temp -24 %, style +4 % and content +7 % at 256 px (-29 %, +7 %, +11 % at 448 px). Over the
+# pixels, 20 iterations cost style +20-24 %; over a 2-level Laplacian pyramid of the image (FRAME_PYRAMID,
+# "A pyramid for later frames") 20 iterations give E_temp -31 %, style +8 %, content +20 % at 448 px (256 px:
+# -24 %, +10 %, +15 %), at half the time of 40 over the pixels. Half-size iterations first cost more in the end
+# (the full-size finish has to restore the detail), and so did handing L-BFGS's memory from frame to frame, a
+# bicubic warp or a lower temporal weight.
+FRAME_ITERATIONS = 20
+FRAME_PYRAMID = 2  # Laplacian-pyramid levels later frames optimize over (0: the pixels); 3 and 5 did worse at 256 px
 VIDEO_SCALES = "auto"  # frame 0 and new shots only; later frames use FRAME_SCALES
 FRAME_SCALES = (1.0,)  # later frames: fractions of the frame size, ascending, ending at 1
 COARSE_ITERATIONS = 30  # per coarse scale of a later frame

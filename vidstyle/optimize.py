@@ -16,6 +16,7 @@ import torch
 from vidstyle import defaults
 from vidstyle.lbfgs import LBFGS
 from vidstyle.precision import LossScaler
+from vidstyle.pyramid import LaplacianPyramid
 
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
@@ -56,6 +57,7 @@ class OptimizerSettings:
     window: int = defaults.TOL_WINDOW
     lr: float = defaults.ADAM_LR
     history_size: int = defaults.LBFGS_HISTORY
+    pyramid: int = 0  # L-BFGS over a Laplacian pyramid of this many levels (vidstyle.pyramid); 0: over the pixels
 
     def __post_init__(self):
         if self.optimizer not in defaults.OPTIMIZERS:
@@ -64,6 +66,8 @@ class OptimizerSettings:
             raise ValueError(f"iterations must be > 0, got {self.iterations}")
         if self.window < 2:
             raise ValueError(f"the early-stop window must be >= 2 iterations, got {self.window}")
+        if self.pyramid < 0:
+            raise ValueError(f"pyramid levels must be >= 0, got {self.pyramid}")
 
     def coarse(self) -> OptimizerSettings:
         """The budget of a coarse scale: at most ``STILL_COARSE_ITERATIONS``, stopping at ``STILL_COARSE_TOL``."""
@@ -132,7 +136,25 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
     iteration = 0
     size = (int(shape[-2]), int(shape[-1]))
 
-    if s.optimizer == "lbfgs":
+    pyramid = LaplacianPyramid(shape, s.pyramid) if s.optimizer == "lbfgs" and s.pyramid else None
+    if pyramid is not None:
+        # Over the pyramid's coefficients, which have no box: the loss sees the synthesized image clipped to
+        # [0, 1], and the clip passes the gradient through unchanged (the warm start is inside the box).
+        def evaluate_coefficients(flat: torch.Tensor) -> tuple[float, torch.Tensor, dict]:
+            nonlocal passes
+            c = flat.detach().requires_grad_(True)
+            x = pyramid.synthesize(c)
+            total, terms, grad, n = gradient(loss_fn, x.detach().clamp(0.0, 1.0).requires_grad_(True), scaler)
+            passes += n
+            loss, floats = _floats(total, terms)
+            (grad_c,) = torch.autograd.grad(x, c, grad)
+            return loss, grad_c, floats
+
+        solver = LBFGS(evaluate_coefficients, pyramid.analyse(x0.detach()), history=s.history_size, bounds=None)
+        if not math.isfinite(solver.loss):
+            finite = False
+        image = lambda: pyramid.synthesize(solver.x).detach().clamp(0.0, 1.0)  # noqa: E731
+    elif s.optimizer == "lbfgs":
         memory = carry.get(tuple(shape)) if carry is not None else None
         solver = LBFGS(evaluate, x0.detach().reshape(-1), history=s.history_size, memory=memory)
         if not math.isfinite(solver.loss):
@@ -191,7 +213,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
     # Report the losses of the image actually returned (finite, in [0, 1]). Projected L-BFGS already
     # evaluated exactly that image; Adam's last step and a non-finite stop need one more forward pass.
     out = last_finite.clamp(0.0, 1.0)
-    if carry is not None and s.optimizer == "lbfgs" and finite:
+    if carry is not None and s.optimizer == "lbfgs" and pyramid is None and finite:
         carry[tuple(shape)] = solver.memory
     if s.optimizer == "lbfgs" and finite:
         final_loss, final_terms = solver.loss, dict(solver.extras)

@@ -26,6 +26,14 @@ def test_later_frame_early_stop_values_are_checked(field, value):
         replace(VideoSettings(), **{field: value}).validate()
 
 
+def test_later_frames_optimize_over_a_pyramid_by_default_and_its_levels_are_checked():
+    from vidstyle import defaults
+
+    assert VideoSettings().frame_pyramid == defaults.FRAME_PYRAMID == 2
+    with pytest.raises(VidstyleError, match="frame_pyramid"):
+        VideoSettings(frame_pyramid=-1).validate()
+
+
 def test_half_size_then_full_size_counts_evaluations(tmp_path, sintel_video, vgg_weights, styles_dir):
     style = load_image(sorted(styles_dir.glob("*.jpg"))[0])
     engine = Settings(size=96, model="caffe", weights=vgg_weights, init="content", scales="none", precision="fp32",

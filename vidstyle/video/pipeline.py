@@ -86,6 +86,7 @@ class VideoSettings:
     frame_tol: float = defaults.FRAME_TOL
     frame_window: int = defaults.FRAME_TOL_WINDOW
     carry_memory: bool = defaults.CARRY_MEMORY  # later frames start with the previous frame's L-BFGS memory
+    frame_pyramid: int = defaults.FRAME_PYRAMID  # later frames: L-BFGS over a pyramid of this many levels (0: pixels)
     init: str = defaults.VIDEO_INIT
     temporal_weight: float | None = None  # None: defaults.temporal_weight(model, gram_norm)
     long_term: tuple[int, ...] = defaults.LONG_TERM
@@ -116,6 +117,8 @@ class VideoSettings:
         fs = tuple(self.frame_scales)
         if not fs or fs[-1] != 1.0 or any(not 0 < f <= 1 for f in fs) or list(fs) != sorted(set(fs)):
             raise VidstyleError(f"later-frame scales {fs}: expected ascending fractions in (0, 1] ending at 1")
+        if self.frame_pyramid < 0:
+            raise SettingsError("frame_pyramid", f"must be >= 0 (0: over the pixels), got {self.frame_pyramid}")
         if self.coarse_iterations <= 0 or self.frame_min_iterations < 0 or self.frame_tol < 0 or self.frame_window < 2:
             raise VidstyleError("later-frame early stop: coarse iterations > 0, min iterations >= 0, tol >= 0 "
                                 "and a window >= 2 are needed")
@@ -373,7 +376,7 @@ class _Run:
     def _later_optim(self, scales: str):
         """Per-scale optimizer settings of a later frame: the warm-start early stop on every scale."""
         later = replace(self.es.optim, min_iterations=self.s.frame_min_iterations, tol=self.s.frame_tol,
-                        window=self.s.frame_window)
+                        window=self.s.frame_window, pyramid=self.s.frame_pyramid)
         n = len(parse_scales(scales, max(self.hw)))
         return [replace(later, iterations=self.s.coarse_iterations)] * (n - 1) + [later]
 
