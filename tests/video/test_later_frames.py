@@ -32,6 +32,9 @@ def test_later_frames_optimize_over_a_pyramid_by_default_and_its_levels_are_chec
     assert VideoSettings().frame_pyramid == defaults.FRAME_PYRAMID == 2
     with pytest.raises(VidstyleError, match="frame_pyramid"):
         VideoSettings(frame_pyramid=-1).validate()
+    with pytest.raises(VidstyleError, match="frame_pyramid 0"):  # its memory lives over the pixels
+        VideoSettings(carry_memory=True).validate()
+    VideoSettings(carry_memory=True, frame_pyramid=0).validate()
 
 
 def test_half_size_then_full_size_counts_evaluations(tmp_path, sintel_video, vgg_weights, styles_dir):

@@ -119,6 +119,9 @@ class VideoSettings:
             raise VidstyleError(f"later-frame scales {fs}: expected ascending fractions in (0, 1] ending at 1")
         if self.frame_pyramid < 0:
             raise SettingsError("frame_pyramid", f"must be >= 0 (0: over the pixels), got {self.frame_pyramid}")
+        if self.carry_memory and self.frame_pyramid:
+            raise SettingsError("carry_memory", "hands L-BFGS's memory over the pixels from frame to frame; it needs "
+                                "frame_pyramid 0")
         if self.coarse_iterations <= 0 or self.frame_min_iterations < 0 or self.frame_tol < 0 or self.frame_window < 2:
             raise VidstyleError("later-frame early stop: coarse iterations > 0, min iterations >= 0, tol >= 0 "
                                 "and a window >= 2 are needed")
