@@ -170,6 +170,7 @@ STRATEGIES = {
     "defaults-cap30": {"optim": {"iterations": 30}},
     "defaults-cap25": {"optim": {"iterations": 25}},
     "defaults-cap20": {"optim": {"iterations": 20}},
+    "defaults-cap15": {"optim": {"iterations": 15}},
     # over the pixels, as before the pyramid: the former defaults (cap 40) and the same cap as today's
     "pixels": {"frame_pyramid": 0, "optim": {"iterations": 40}},
     "pixels-cap20": {"frame_pyramid": 0, "optim": {"iterations": 20}},
@@ -227,6 +228,11 @@ def part_strategies(args, tmp: Path) -> dict:
     for row in out.values():  # against the first strategy listed (e.g. today's defaults in fp32)
         row["vs_first"] = {k: row[k] / first[k] if first[k] else None
                            for k in ("e_temp", "style", "content", "later_s_per_frame", "full_size_evaluations")}
+    if args.plot:
+        from strategy_plot import plot_strategies
+
+        plot_strategies(out, args.plot, title=f"{args.size} px, {args.frames - 1} later frames, {args.method}: "
+                                              "ratios to the first strategy")
     return out
 
 
@@ -282,6 +288,8 @@ def parse(argv=None):
     p.add_argument("--parts", default="speed,memory,reference", help="any of speed,memory,reference,weights")
     p.add_argument("--strategies", default="today:fp32,today,defaults,independent",
                    help="NAME[:PRECISION],... of --parts strategies; names: " + ",".join(STRATEGIES))
+    p.add_argument("--plot", type=Path, default=None,
+                   help="--parts strategies: a PNG of evaluations per later frame against the ratios")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--json", type=Path, default=None)
     return p.parse_args(argv)

@@ -448,8 +448,10 @@ def needed_layers(settings: Settings | ResolvedSettings, *, content: bool = True
 def content_term(net: VGGFeatures, settings: ResolvedSettings, content: torch.Tensor, hw: tuple[int, int],
                  device=None) -> ContentTerm:
     """The content term of one scale: ``content`` resized to ``hw``, its features as targets."""
-    return ContentTerm(content_targets(net, resize(content.to(device), hw), settings.content_layers),
-                       settings.content_weight)
+    dev = torch.device(device) if device is not None else content.device
+    targets = content_targets(net, resize(content.to(dev), hw), settings.content_layers,
+                              precision.choose(settings.precision, dev).precision)
+    return ContentTerm(targets, settings.content_weight)
 
 
 def style_term(net: VGGFeatures, settings: ResolvedSettings, styles: Sequence[torch.Tensor], hw: tuple[int, int],
@@ -529,7 +531,9 @@ def reconstruct_image(content: torch.Tensor, *, layers: Sequence[str] | None = N
     content = content.to(device)
 
     def make_terms(scale_hw: tuple[int, int]) -> list[Term]:
-        return [ContentTerm(content_targets(net, resize(content, scale_hw), matched), 1.0), TVTerm(rs.tv_weight)]
+        targets = content_targets(net, resize(content, scale_hw), matched,
+                                  precision.choose(rs.precision, content.device).precision)
+        return [ContentTerm(targets, 1.0), TVTerm(rs.tv_weight)]
 
     return run_scales(net, make_terms, hw, rs, matched, content=content, callback=callback, device=device)
 

@@ -147,7 +147,9 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
             total, terms, grad, n = gradient(loss_fn, x.detach().clamp(0.0, 1.0).requires_grad_(True), scaler)
             passes += n
             loss, floats = _floats(total, terms)
-            (grad_c,) = torch.autograd.grad(x, c, grad)
+            # Through a scalar <x, grad>, not grad_outputs: the same numbers, but autograd's check of
+            # grad_outputs imports sympy the first time (0.5 s inside the first later frame).
+            (grad_c,) = torch.autograd.grad(torch.vdot(x.reshape(-1), grad.reshape(-1)), c)
             return loss, grad_c, floats
 
         solver = LBFGS(evaluate_coefficients, pyramid.analyse(x0.detach()), history=s.history_size, bounds=None)

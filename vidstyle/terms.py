@@ -22,6 +22,7 @@ import torch
 from vidstyle import defaults
 from vidstyle.errors import SettingsError, VidstyleError
 from vidstyle.losses import ContentLoss, StyleLoss, blend_grams, gram_matrix, tv_loss
+from vidstyle.precision import autocast
 from vidstyle.tensors import resize
 from vidstyle.vgg import VGGFeatures, layer_index, min_size, resize_long_side
 
@@ -116,10 +117,14 @@ def style_targets(net: VGGFeatures, styles: Sequence[torch.Tensor], layers: Sequ
     return {k: blend_grams(v, weights) for k, v in per_layer.items()}
 
 
-def content_targets(net: VGGFeatures, content: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    with torch.no_grad():
+def content_targets(net: VGGFeatures, content: torch.Tensor, layers: Sequence[str],
+                    precision: str = "fp32") -> dict[str, torch.Tensor]:
+    """The content's features (float32), computed in the network ``precision`` the run's image sees: the
+    same arithmetic on both sides, so the content loss of the content itself is 0 (and a video frame's
+    target costs a half-precision forward pass, not a float32 one)."""
+    with torch.no_grad(), autocast(precision, content.device):
         feats = net(content, layers)
-    return {k: feats[k].detach() for k in layers}
+    return {k: feats[k].detach().float() for k in layers}
 
 
 def layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> dict[str, float]:

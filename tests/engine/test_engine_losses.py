@@ -38,6 +38,19 @@ def test_style_loss_gradcheck(norm):
     assert torch.autograd.gradcheck(lambda f: style_loss(f, target, norm), (feats,))
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_gradient_in_either_layout(layout):
+    # The Gram's own backward (one product of the symmetrised gradient) against float64 finite
+    # differences, on plain and on channels-last features (the network's output layout).
+    gen = torch.Generator().manual_seed(3)
+    feats = torch.randn(1, 4, 3, 5, dtype=torch.float64, generator=gen).to(memory_format=layout)
+    feats.requires_grad_(True)
+    weights = torch.randn(1, 4, 4, dtype=torch.float64, generator=gen)  # not symmetric: both halves of G' count
+    assert torch.autograd.gradcheck(lambda f: (gram_matrix(f, "chw") * weights).sum(), (feats,))
+    flat = feats.detach().reshape(4, 15)
+    torch.testing.assert_close(gram_matrix(feats, "none")[0], flat @ flat.t())
+
+
 def test_content_and_tv_gradcheck():
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(1, 3, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True)

@@ -165,6 +165,27 @@ def test_objective_casts_features_back_to_float32(vgg_weights):
     assert seen["dtype"] == torch.float32 and total.dtype == torch.float32 and grad.dtype == torch.float32
 
 
+def test_content_targets_share_the_runs_precision(vgg_weights):
+    # The target is computed in the precision the image's features are: the content itself then has a
+    # content loss of exactly 0 in bf16 too (a float32 target would leave bf16 rounding as a floor).
+    _native_bf16_or_skip()
+    from vidstyle.engine import content_term, resolve
+    from vidstyle.terms import content_targets
+    from vidstyle.weights import WeightsSpec, build_features
+
+    net = build_features(WeightsSpec("caffe", vgg_weights), ["relu3_2"])
+    content = torch.rand(1, 3, 32, 40, generator=torch.Generator().manual_seed(4))
+    settings = resolve(Settings(size=40, model="caffe", weights=vgg_weights, precision="bf16",
+                                content_layers=("relu3_2",), style_layers=("relu1_1",)))[0]
+    term = content_term(net, settings, content, (32, 40))
+    with torch.no_grad():
+        assert term(content, net(content, ["relu3_2"])) > 0  # float32 features against the bf16 target
+    total, parts = Objective(net, [term], precision="bf16")(content)
+    assert parts["content"].item() == 0.0
+    fp32 = content_targets(net, content, ["relu3_2"])["relu3_2"]
+    assert fp32.dtype == torch.float32 and not torch.equal(fp32, term.targets["relu3_2"])
+
+
 def test_unknown_precision_is_a_user_error():
     from vidstyle.engine import validate
 
