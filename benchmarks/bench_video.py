@@ -140,24 +140,26 @@ def part_weights(args, tmp: Path) -> dict:
 
 
 # name -> VideoSettings fields of the later frames (engine fields go under "engine"/"optim").
+# The strategies of before the pyramid run over the pixels (frame_pyramid 0); they would otherwise inherit the
+# default pyramid (the 14:17 UTC run of 2026-12-07 did: its "today" ran over the pyramid).
+_PIXELS = {"frame_pyramid": 0, "frame_scales": (1.0,)}
+_STILL_STOP = {"frame_min_iterations": 20, "frame_tol": 1e-4, "frame_window": 10}
 STRATEGIES = {
     # the later frames before issue 9: 150 iterations, the still-image stop, the content-filled warped start
-    "today": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20, "frame_tol": 1e-4,
-              "frame_window": 10, "init": "prev-warped"},
+    "today": {**_PIXELS, **_STILL_STOP, "optim": {"iterations": 150}, "init": "prev-warped"},
     # the same budget from Ruder et al.'s warped-everywhere start (today's default start)
-    "today-warped-all": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20,
-                         "frame_tol": 1e-4, "frame_window": 10, "init": "prev-warped-all"},
-    "tol1e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 10,
-                "frame_tol": 1e-3, "frame_window": 5},
-    "tol3e-3": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 5,
-                "frame_tol": 3e-3, "frame_window": 5},
-    "cap40": {"frame_scales": (1.0,), "optim": {"iterations": 40}, "frame_min_iterations": 20, "frame_tol": 1e-4,
-              "frame_window": 10},
-    "cap25": {"frame_scales": (1.0,), "optim": {"iterations": 25}, "frame_min_iterations": 20, "frame_tol": 1e-4,
-              "frame_window": 10},
-    "half30+full": {"frame_scales": (0.5, 1.0), "coarse_iterations": 30, "optim": {"iterations": 150},
+    # today's budget over the default pyramid (what the 14:17 run's "today" was)
+    "today-pyramid": {**_STILL_STOP, "optim": {"iterations": 150}, "init": "prev-warped"},
+    "today-warped-all": {**_PIXELS, **_STILL_STOP, "optim": {"iterations": 150}, "init": "prev-warped-all"},
+    "tol1e-3": {**_PIXELS, "optim": {"iterations": 150}, "frame_min_iterations": 10, "frame_tol": 1e-3,
+                "frame_window": 5},
+    "tol3e-3": {**_PIXELS, "optim": {"iterations": 150}, "frame_min_iterations": 5, "frame_tol": 3e-3,
+                "frame_window": 5},
+    "cap40": {**_PIXELS, **_STILL_STOP, "optim": {"iterations": 40}},
+    "cap25": {**_PIXELS, **_STILL_STOP, "optim": {"iterations": 25}},
+    "half30+full": {**_PIXELS, "frame_scales": (0.5, 1.0), "coarse_iterations": 30, "optim": {"iterations": 150},
                     "frame_min_iterations": 10, "frame_tol": 1e-3, "frame_window": 5},
-    "half40+full15": {"frame_scales": (0.5, 1.0), "coarse_iterations": 40, "optim": {"iterations": 15},
+    "half40+full15": {**_PIXELS, "frame_scales": (0.5, 1.0), "coarse_iterations": 40, "optim": {"iterations": 15},
                       "frame_min_iterations": 15, "frame_tol": 1e-3, "frame_window": 5},
     "carry": {"frame_scales": (1.0,), "optim": {"iterations": 150}, "frame_min_iterations": 20, "frame_tol": 1e-4,
               "frame_window": 10, "carry_memory": True, "frame_pyramid": 0},

@@ -40,8 +40,10 @@ def plot_strategies(rows: dict[str, dict], path: str | Path, *, title: str) -> N
 
     The first row is the reference (every ratio 1); it is drawn like the others.
     """
+    # The style points last: they carry the labels and should not hide under a content point.
     points = [(name, float(r["evaluations"]), key, float(r["vs_first"][key]))
-              for name, r in rows.items() for key in MEASURES if r["vs_first"].get(key) is not None]
+              for key in ("e_temp", "content", "style") for name, r in rows.items()
+              if r["vs_first"].get(key) is not None]
     if not points:
         raise ValueError("no ratios to plot")
     xs = [p[1] for p in points]
