@@ -167,6 +167,11 @@ FIRST_ITERATIONS = 500  # frame 0 and each new shot: a still-image run
 # bicubic warp or a lower temporal weight.
 FRAME_ITERATIONS = 20
 FRAME_PYRAMID = 2  # Laplacian-pyramid levels later frames optimize over (0: the pixels); 3 and 5 did worse at 256 px
+# L-BFGS's first step over a pyramid moves the largest coefficient this far (over the pixels: 0.05 of a pixel's
+# range; a coarse coefficient moves many pixels). At 0.05, 3 of 5 later frames at 448 px backtracked once, at
+# iterations 5-14 (21.6 evaluations a frame); at 0.02 none did (21.0), style and content within 1 %, E_temp
+# +4 % (benchmarks/README.md, "The first step over the pyramid").
+PYRAMID_FIRST_STEP = 0.02
 VIDEO_SCALES = "auto"  # frame 0 and new shots only; later frames use FRAME_SCALES
 FRAME_SCALES = (1.0,)  # later frames: fractions of the frame size, ascending, ending at 1
 COARSE_ITERATIONS = 30  # per coarse scale of a later frame

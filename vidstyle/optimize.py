@@ -152,7 +152,8 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
             (grad_c,) = torch.autograd.grad(torch.vdot(x.reshape(-1), grad.reshape(-1)), c)
             return loss, grad_c, floats
 
-        solver = LBFGS(evaluate_coefficients, pyramid.analyse(x0.detach()), history=s.history_size, bounds=None)
+        solver = LBFGS(evaluate_coefficients, pyramid.analyse(x0.detach()), history=s.history_size, bounds=None,
+                       first_step=defaults.PYRAMID_FIRST_STEP)
         if not math.isfinite(solver.loss):
             finite = False
         image = lambda: pyramid.synthesize(solver.x).detach().clamp(0.0, 1.0)  # noqa: E731
