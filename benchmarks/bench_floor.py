@@ -4,7 +4,8 @@
 
 Times, in alternating rounds (fastest of each kept): our loss+gradient evaluation
 (bf16 autocast and fp32, the still-image objective: content, style, TV; and in bf16 with
-the Gram differentiated by autograd, as before its own backward), our
+the Gram differentiated by autograd, as before its own backward, and with its own backward
+in float32, as before that ran in bf16), our
 network alone (forward to relu5_1, gradient to the image, no loss terms), a plain
 stack of the same 13 convolutions with ReLU and max-pooling written here, and a
 2048x2048 matmul in bf16 and fp32 (the plain reference for the arithmetic rate).
@@ -53,17 +54,37 @@ def main() -> None:
         return lambda: torch.autograd.grad(objective(x)[0], x)
 
     def plain_gram(features, norm="chw"):
-        # The Gram before: autograd differentiates A @ A.t() as two products and adds them.
+        # The Gram before its own backward: autograd differentiates A @ A.t() as two float32 products.
         _, c, hh, ww = features.shape
-        flat = features.reshape(c, hh * ww)
+        flat = features.float().reshape(c, hh * ww)
         return losses.normalise_gram((flat @ flat.t()).unsqueeze(0), c, hh * ww, norm)
 
-    def ours_plain_gram():
-        saved, losses.gram_matrix = losses.gram_matrix, plain_gram  # style_loss looks it up when called
-        try:
-            return ours_bf16()
-        finally:
-            losses.gram_matrix = saved
+    class WideBackward(torch.autograd.Function):
+        # The Gram's own backward as it was before it ran in bf16: one float32 product, rounded to bf16.
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            wide = a.float()
+            return wide @ wide.t()
+
+        @staticmethod
+        def backward(ctx, grad):
+            (a,) = ctx.saved_tensors
+            return (a.float().t() @ (grad + grad.t())).t().to(a.dtype)
+
+    def wide_backward_gram(features, norm="chw"):
+        _, c, hh, ww = features.shape
+        rows = features.permute(0, 2, 3, 1).reshape(hh * ww, c).t()  # channels-last features, as ours
+        return losses.normalise_gram(WideBackward.apply(rows).unsqueeze(0), c, hh * ww, norm)
+
+    def with_gram(gram):
+        def run():
+            saved, losses.gram_matrix = losses.gram_matrix, gram  # style_loss looks it up when called
+            try:
+                return ours_bf16()
+            finally:
+                losses.gram_matrix = saved
+        return run
 
     def network_only():
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -89,7 +110,8 @@ def main() -> None:
     a32, b32 = a16.float(), b16.float()
     ours_bf16 = ours("bf16")
     fns = {"evaluation, ours, bf16": ours_bf16, "evaluation, ours, fp32": ours("fp32"),
-           "evaluation, bf16, Gram by autograd": ours_plain_gram,
+           "evaluation, bf16, Gram by autograd": with_gram(plain_gram),
+           "evaluation, bf16, Gram's backward fp32": with_gram(wide_backward_gram),
            "network only, bf16": network_only, "plain conv/ReLU/pool stack, bf16": plain_stack,
            "matmul 2048, bf16": lambda: a16 @ b16, "matmul 2048, fp32": lambda: a32 @ b32}
     best = {k: float("inf") for k in fns}
@@ -106,7 +128,7 @@ def main() -> None:
     rate = {k: (2 * n**3 / 1e9 if k.startswith("matmul") else gflop) / t for k, t in best.items()}
     for k, t in best.items():
         ref = "matmul 2048, bf16" if "bf16" in k else "matmul 2048, fp32"
-        print(f"  {k:34s} {t * 1e3:8.1f} ms  {rate[k]:6.0f} GFLOP/s  {rate[k] / rate[ref]:5.2f}x the matmul's rate")
+        print(f"  {k:38s} {t * 1e3:8.1f} ms  {rate[k]:6.0f} GFLOP/s  {rate[k] / rate[ref]:5.2f}x the matmul's rate")
     t = best["evaluation, ours, bf16"]
     print(f"  {args.frame_seconds:.0f} s a later frame buys {args.frame_seconds / t:.1f} evaluations at this rate "
           f"(network alone: {args.frame_seconds / best['network only, bf16']:.1f})")

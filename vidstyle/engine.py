@@ -58,9 +58,11 @@ MODES = tuple(defaults.INIT_BY_MODE)  # image, reconstruct, texture, video
 class Objective:
     """Sum of weighted terms, with one forward pass through the (truncated) network.
 
-    ``precision`` (fp32, bf16, fp16) is that of the network only: its features
-    are cast back to float32 before any term sees them, so Grams, losses and
-    the gradient's accumulation into the image stay float32.
+    ``precision`` (fp32, bf16, fp16) is that of the network only. Terms get its
+    features as they come out (bf16 under bf16 autocast) and widen them to float32
+    themselves (the losses of :mod:`vidstyle.losses` do), so Grams and losses
+    accumulate in float32 while a Gram's backward can stay in bf16; every part
+    must come back float32, and the image and its gradient are float32.
     """
 
     def __init__(self, net: VGGFeatures, terms: Sequence[Term],
@@ -80,9 +82,10 @@ class Objective:
         if self.layers:
             with precision.autocast(self.precision, x.device):
                 feats = self.net(x, self.layers)
-            if self.precision != "fp32":
-                feats = {k: v.float() for k, v in feats.items()}
         parts = {t.name: t.weight * t(x, feats) for t in self.terms}
+        narrow = [name for name, v in parts.items() if v.dtype != torch.float32]
+        if narrow:
+            raise TypeError(f"terms {narrow} returned a loss narrower than float32: widen the features first")
         return sum(parts.values()), parts  # type: ignore[return-value]
 
 
@@ -325,10 +328,12 @@ class RunResult:
     finite: bool = True
     evaluations: int = 0  # loss+gradient passes, summed over scales
     precision: str = "fp32"  # the network's, as run
+    loss_passes: int = 0  # loss-only forward passes (each scale's last L-BFGS iteration), summed over scales
 
     def summary(self) -> str:
         terms = ", ".join(f"{k} {v:.4g}" for k, v in self.terms.items())
-        return (f"{self.iterations} iterations ({self.evaluations} evaluations, {self.precision}) over "
+        passes = f" and {self.loss_passes} loss-only" if self.loss_passes else ""
+        return (f"{self.iterations} iterations ({self.evaluations} evaluations{passes}, {self.precision}) over "
                 f"{len(self.scales)} scale(s) in {self.seconds:.1f}s; "
                 f"stop: {self.stop_reason}; loss {self.loss:.4g} ({terms})")
 
@@ -395,7 +400,7 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
     history: list[dict] = []
     per_scale: list[dict] = []
     total_iters = 0
-    total_evals = 0
+    total_evals = total_loss_passes = 0
     result: OptimizeResult | None = None
     t = None
     for i, hw in enumerate(sizes):
@@ -418,8 +423,10 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
         x = result.image
         total_iters += result.iterations
         total_evals += result.evaluations
+        total_loss_passes += result.loss_passes
         history.extend(result.history)
         per_scale.append({"size": list(hw), "iterations": result.iterations, "evaluations": result.evaluations,
+                          "loss_passes": result.loss_passes,
                           "stop_reason": result.stop_reason,
                           "loss": result.loss, "terms": result.terms, "seconds_end": result.seconds})
         if not result.finite or (should_stop is not None and should_stop()):
@@ -431,7 +438,7 @@ def run_scales(net: VGGFeatures, make_terms: TermsFactory, final_hw: tuple[int, 
     return RunResult(image=x, iterations=total_iters, stop_reason=result.stop_reason, loss=result.loss,
                      terms=result.terms, seconds=time.perf_counter() - start, scales=per_scale, history=history,
                      settings=settings.to_dict(), notes=notes, finite=result.finite,
-                     evaluations=total_evals, precision=choice.precision)
+                     evaluations=total_evals, precision=choice.precision, loss_passes=total_loss_passes)
 
 
 def needed_layers(settings: Settings | ResolvedSettings, *, content: bool = True, style: bool = True) -> list[str]:

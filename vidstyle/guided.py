@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from vidstyle import defaults
 from vidstyle.errors import SettingsError
-from vidstyle.losses import normalise_gram
+from vidstyle.losses import normalise_gram, widen
 from vidstyle.vgg import LAYERS, layer_index
 
 
@@ -87,6 +87,7 @@ def guided_gram(features: torch.Tensor, guide: torch.Tensor, norm: str = default
         raise ValueError(f"guide must be (N, 1, {features.shape[-2]}, {features.shape[-1]}), "
                          f"got shape {tuple(guide.shape)}")
     n, c, h, w = features.shape
+    features = widen(features)  # the network's bf16/fp16 features: a float32 Gram (vidstyle.losses)
     guide = guide.to(features.dtype)
     flat = (features * guide).reshape(n, c, h * w)
     gram = torch.bmm(flat, flat.transpose(1, 2))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 
 GradFn = Callable[[torch.Tensor], tuple[float, torch.Tensor, dict]]  # x -> (loss, grad, extras)
+LossFn = Callable[[torch.Tensor], tuple[float, dict]]  # x -> (loss, extras): a forward pass, no gradient
 
 
 class LBFGS:
@@ -32,12 +33,15 @@ class LBFGS:
     frame, then starts with a quasi-Newton step of the right scale instead of
     a gradient step of a guessed one. A stale pair only costs a backtrack: a
     direction that is not a descent direction drops the memory.
+    ``loss_fn(x)`` (optional) returns ``(loss, extras)`` without a gradient: the
+    line search of the last iteration uses it (:meth:`step`).
     """
 
     def __init__(self, fn: GradFn, x0: torch.Tensor, *, history: int = 30, first_step: float = 0.05,
                  c1: float = 1e-4, max_backtracks: int = 20, bounds: tuple[float, float] | None = (0.0, 1.0),
-                 memory: tuple | None = None):
+                 memory: tuple | None = None, loss_fn: LossFn | None = None):
         self.fn = fn
+        self.loss_fn = loss_fn
         self.bounds = bounds
         self.x = self._project(x0.detach().clone())
         self.loss, self.grad, self.extras = fn(self.x)
@@ -52,8 +56,10 @@ class LBFGS:
         self.first_step = first_step
         self.c1 = c1
         self.max_backtracks = max_backtracks
-        self.evaluations = 1
+        self.evaluations = 1  # loss+gradient passes
+        self.loss_passes = 0  # loss-only passes (the last iteration's line search)
         self.backtracks = 0
+        self.finished = False  # a last step was taken: the gradient is of the point before it
         self.stuck_nonfinite = False  # the last line search met only non-finite losses
         # Line searches in a row that found no decrease, even along the plain gradient
         # after the memory was dropped: at a minimum to float precision.
@@ -97,8 +103,17 @@ class LBFGS:
         self.y.clear()
         self.rho.clear()
 
-    def step(self) -> float:
-        """One iteration; returns the loss at the new point (finite, or the old one if none found)."""
+    def step(self, *, last: bool = False) -> float:
+        """One iteration; returns the loss at the new point (finite, or the old one if none found).
+
+        ``last``: no iteration follows, so the new point's gradient would go unused; with a
+        ``loss_fn`` the line search then evaluates the loss alone, a forward pass at about half
+        the cost of an evaluation (benchmarks/README.md, "The last iteration without a gradient").
+        The solver then keeps no curvature pair for that step and takes no further one.
+        """
+        if self.finished:
+            raise RuntimeError("L-BFGS: a step after the last one (its gradient was never computed)")
+        loss_only = self.loss_fn if last else None
         d = self._free(self._direction())
         gtd = float(torch.dot(self.grad, d))
         if not gtd < 0:  # not a descent direction (memory went stale): restart from the gradient
@@ -112,8 +127,12 @@ class LBFGS:
         finite_seen = False
         for _ in range(self.max_backtracks + 1):
             x_new = self._project(self.x + t * d)
-            loss, grad, extras = self.fn(x_new)
-            self.evaluations += 1
+            if loss_only is not None:
+                (loss, extras), grad = loss_only(x_new), None
+                self.loss_passes += 1
+            else:
+                loss, grad, extras = self.fn(x_new)
+                self.evaluations += 1
             finite_seen |= math.isfinite(loss)
             # Armijo on the projected step (Bertsekas 1982's projected variant).
             if math.isfinite(loss) and loss <= self.loss + self.c1 * float(torch.dot(self.grad, x_new - self.x)):
@@ -127,6 +146,10 @@ class LBFGS:
             self.failed_searches += 1
             return self.loss
         self.failed_searches = 0
+        if grad is None:
+            self.finished = True
+            self.x, self.loss, self.extras = x_new, loss, extras
+            return loss
         s = x_new - self.x
         y = grad - self.grad
         ys = float(torch.dot(y, s))

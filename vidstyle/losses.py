@@ -1,6 +1,8 @@
 """Losses of the optimization: a pure function and a thin module for each.
 
-Feature tensors are ``(N, C, H, W)``; images ``(N, 3, H, W)`` RGB in [0, 1].
+Feature tensors are ``(N, C, H, W)``, in the network's precision (bf16 or fp16
+under autocast): every loss here widens them to float32 before it sums, so
+Grams and losses accumulate in float32. Images ``(N, 3, H, W)`` RGB in [0, 1].
 """
 
 from __future__ import annotations
@@ -12,32 +14,50 @@ from torch import nn
 from vidstyle import defaults
 
 GRAM_NORMS = defaults.GRAM_NORMS
+_NARROW = (torch.bfloat16, torch.float16)
+
+
+def widen(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 if it is the network's bf16/fp16 output, else as it is (float64 stays)."""
+    return t.float() if t.dtype in _NARROW else t
 
 
 class _SelfProduct(torch.autograd.Function):
-    """``A A^T`` of one ``(C, P)`` matrix, with a backward of one product.
+    """``A A^T`` of one ``(C, P)`` matrix, float32, with a backward of one product.
 
     Autograd would differentiate ``A @ A.t()`` as two products (one per factor)
     and add them, and the two arrive in different memory layouts; the gradient
     is ``(G' + G'^T) A`` instead: symmetrise the small ``(C, C)`` gradient first.
     A full-depth evaluation at 448 px then costs 0.88x what it did
     (benchmarks/README.md, "The Gram's own backward").
+
+    ``A`` may be the network's bf16 or fp16 features: the product itself
+    accumulates in float32. The backward product of bf16 features runs in bf16:
+    its result enters the network's bf16 backward, which rounds it to bf16 there
+    anyway, and bf16 has float32's range (0.94x an evaluation at 448 px, "The
+    Gram's backward in bf16"). fp16's range is not float32's (a loss-scaled
+    gradient could overflow it), so fp16 features get the float32 product.
     """
 
     @staticmethod
     def forward(ctx, a: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(a)
-        return a @ a.t()
+        wide = widen(a)
+        return wide @ wide.t()
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (a,) = ctx.saved_tensors
+        dtype = a.dtype
         sym = grad + grad.t()
-        if a.is_contiguous():
-            return sym @ a
-        # ``a`` is the transposed view of channels-last features (rows = positions): hand the gradient
-        # back in that layout, so the network's backward gets channels-last gradients without a copy.
-        return (a.t() @ sym).t()
+        if dtype == torch.bfloat16:
+            sym = sym.to(dtype)
+        else:
+            a = widen(a)
+        # ``a`` may be the transposed view of channels-last features (rows = positions): then the gradient
+        # goes back in that layout, so the network's backward gets channels-last gradients without a copy.
+        out = sym @ a if a.is_contiguous() else (a.t() @ sym).t()
+        return out.to(dtype)
 
 
 def _channel_rows(features: torch.Tensor) -> torch.Tensor:
@@ -49,7 +69,7 @@ def _channel_rows(features: torch.Tensor) -> torch.Tensor:
 
 
 def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
-    """G = F F^T per image, ``(N, C, C)``.
+    """G = F F^T per image, ``(N, C, C)``, float32 whatever the features' precision.
 
     ``chw`` divides by C*H*W (neural-style's choice, DESIGN.md), ``hw`` by H*W
     (Gatys et al. 2016's per-position average), ``none`` not at all.
@@ -60,7 +80,7 @@ def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     if n == 1:  # one image (every run here): one product forward, one backward
         gram = _SelfProduct.apply(_channel_rows(features)).unsqueeze(0)
     else:
-        flat = features.reshape(n, c, h * w)
+        flat = widen(features).reshape(n, c, h * w)
         gram = torch.bmm(flat, flat.transpose(1, 2))
     return normalise_gram(gram, c, h * w, norm)
 
@@ -81,8 +101,8 @@ def normalise_gram(gram: torch.Tensor, channels: int, area: float | torch.Tensor
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of feature maps (Gatys et al. 2016, eq. 1, as a mean)."""
-    return F.mse_loss(features, target.expand_as(features))
+    """Mean squared difference of feature maps (Gatys et al. 2016, eq. 1, as a mean), in float32."""
+    return F.mse_loss(widen(features), target.expand_as(features))
 
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor, norm: str = "chw") -> torch.Tensor:

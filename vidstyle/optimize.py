@@ -46,6 +46,7 @@ class OptimizeResult:
     history: list[dict] = field(default_factory=list)
     finite: bool = True
     evaluations: int = 0  # loss+gradient passes (L-BFGS backtracks and loss-scale retries included)
+    loss_passes: int = 0  # loss-only forward passes (L-BFGS's last iteration)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,11 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
         loss, floats = _floats(total, terms)
         return loss, grad.reshape(-1), floats
 
+    def loss_only(x: torch.Tensor) -> tuple[float, dict]:
+        # The last iteration's line search: its point's gradient would go unused.
+        with torch.no_grad():
+            return _floats(*loss_fn(x))
+
     losses: list[float] = []
     history: list[dict] = []
     stop_reason = f"reached {s.iterations} iterations (the budget per scale)"  # video frame 0: --first-iterations
@@ -153,13 +159,15 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
             return loss, grad_c, floats
 
         solver = LBFGS(evaluate_coefficients, pyramid.analyse(x0.detach()), history=s.history_size, bounds=None,
-                       first_step=defaults.PYRAMID_FIRST_STEP)
+                       first_step=defaults.PYRAMID_FIRST_STEP,
+                       loss_fn=lambda c: loss_only(pyramid.synthesize(c).clamp(0.0, 1.0)))
         if not math.isfinite(solver.loss):
             finite = False
         image = lambda: pyramid.synthesize(solver.x).detach().clamp(0.0, 1.0)  # noqa: E731
     elif s.optimizer == "lbfgs":
         memory = carry.get(tuple(shape)) if carry is not None else None
-        solver = LBFGS(evaluate, x0.detach().reshape(-1), history=s.history_size, memory=memory)
+        solver = LBFGS(evaluate, x0.detach().reshape(-1), history=s.history_size, memory=memory,
+                       loss_fn=lambda flat: loss_only(flat.view(shape)))
         if not math.isfinite(solver.loss):
             finite = False
         image = lambda: solver.x.view(shape)  # noqa: E731
@@ -171,7 +179,7 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
 
     for iteration in range(1, s.iterations + 1 if finite else 1):
         if s.optimizer == "lbfgs":
-            loss = solver.step()
+            loss = solver.step(last=iteration == s.iterations)
             terms = solver.extras
             if solver.stuck_nonfinite:
                 finite = False
@@ -234,4 +242,5 @@ def optimize(loss_fn: LossFn, x0: torch.Tensor, settings: OptimizerSettings, *,
         history=history,
         finite=finite,
         evaluations=passes,
+        loss_passes=solver.loss_passes if s.optimizer == "lbfgs" else 0,
     )

@@ -30,7 +30,11 @@ from vidstyle.vgg import VGGFeatures, layer_index, min_size, resize_long_side
 
 
 class Term(Protocol):
-    """One weighted part of the objective. ``layers`` are the VGG layers it reads."""
+    """One weighted part of the objective. ``layers`` are the VGG layers it reads.
+
+    ``feats`` come in the network's precision (bf16 under bf16 autocast); a term
+    returns a float32 loss, widening what it reads first (:mod:`vidstyle.losses`).
+    """
 
     name: str
     weight: float

@@ -51,6 +51,40 @@ def test_gram_gradient_in_either_layout(layout):
     torch.testing.assert_close(gram_matrix(feats, "none")[0], flat @ flat.t())
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_gram_of_half_precision_features_is_float32(layout, dtype):
+    # The network's bf16/fp16 features: the Gram accumulates in float32 (the same matrix as the Gram of the
+    # widened features, to the last bit); its gradient comes back in the features' dtype and layout. For bf16
+    # the backward product runs in bf16 (within bf16 rounding of the float32 one), for fp16 in float32 (the
+    # float32 gradient rounded once).
+    gen = torch.Generator().manual_seed(5)
+    feats = torch.randn(1, 8, 6, 7, generator=gen).to(dtype).to(memory_format=layout).requires_grad_(True)
+    weights = torch.randn(1, 8, 8, generator=gen)
+    wide = feats.detach().float().requires_grad_(True)
+    gram, gram32 = gram_matrix(feats, "chw"), gram_matrix(wide, "chw")
+    assert gram.dtype == torch.float32 and torch.equal(gram, gram32)
+    (grad,) = torch.autograd.grad((gram * weights).sum(), feats)
+    (grad32,) = torch.autograd.grad((gram32 * weights).sum(), wide)
+    assert grad.dtype == dtype and grad.is_contiguous(memory_format=layout)
+    if dtype == torch.float16:
+        assert torch.equal(grad, grad32.to(dtype))
+    else:
+        torch.testing.assert_close(grad.float(), grad32, rtol=2e-2, atol=2e-2 * grad32.abs().max().item())
+        assert not torch.equal(grad, grad32.to(dtype))  # really the bf16 product, not a rounded float32 one
+
+
+def test_losses_of_half_precision_features_are_float32():
+    gen = torch.Generator().manual_seed(6)
+    feats = torch.randn(2, 4, 3, 5, generator=gen)
+    target = torch.randn(1, 4, 3, 5, generator=gen)
+    for dtype in (torch.bfloat16, torch.float16):
+        narrow = feats.to(dtype)
+        assert content_loss(narrow, target).dtype == torch.float32
+        torch.testing.assert_close(content_loss(narrow, target), content_loss(narrow.float(), target))
+        assert torch.equal(gram_matrix(narrow), gram_matrix(narrow.float()))  # the batched path too
+
+
 def test_content_and_tv_gradcheck():
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(1, 3, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True)

@@ -145,7 +145,9 @@ def test_bf16_run_lands_within_a_few_percent_of_fp32(vgg_weights):
     assert abs(runs["bf16"].loss / runs["fp32"].loss - 1) < 0.05
 
 
-def test_objective_casts_features_back_to_float32(vgg_weights):
+def test_terms_get_the_networks_features_and_return_float32(vgg_weights):
+    # Terms see bf16 features (a Gram's backward can then stay bf16) and widen them; the Objective refuses a
+    # term whose loss comes back narrower than float32, so no sum runs in bf16 unnoticed.
     _native_bf16_or_skip()
     from vidstyle.weights import WeightsSpec, build_features
 
@@ -155,14 +157,20 @@ def test_objective_casts_features_back_to_float32(vgg_weights):
     class Probe:
         name, weight, layers = "probe", 1.0, ("relu1_1",)
 
+        def __init__(self, wide):
+            self.wide = wide
+
         def __call__(self, x, feats):
             seen["dtype"] = feats["relu1_1"].dtype
-            return feats["relu1_1"].square().mean()
+            f = feats["relu1_1"]
+            return (f.float() if self.wide else f).square().mean()
 
     x = torch.rand(1, 3, 16, 16, requires_grad=True)
-    total, _ = Objective(net, [Probe()], precision="bf16")(x)
+    total, _ = Objective(net, [Probe(wide=True)], precision="bf16")(x)
     (grad,) = torch.autograd.grad(total, x)
-    assert seen["dtype"] == torch.float32 and total.dtype == torch.float32 and grad.dtype == torch.float32
+    assert seen["dtype"] == torch.bfloat16 and total.dtype == torch.float32 and grad.dtype == torch.float32
+    with pytest.raises(TypeError, match="probe"):
+        Objective(net, [Probe(wide=False)], precision="bf16")(x)
 
 
 def test_content_targets_share_the_runs_precision(vgg_weights):

@@ -187,6 +187,7 @@ class FrameReport:
     resumed: bool = False
     evaluations: int = 0  # loss+gradient passes (over all scales of the frame)
     full_size_evaluations: float = 0.0  # the same, each weighted by its scale's pixels / the frame's: the cost
+    loss_passes: int = 0  # loss-only forward passes (the last L-BFGS iteration of each scale)
 
 
 class VideoObserver:
@@ -467,7 +468,7 @@ class _Run:
         report = FrameReport(index=job.index, pass_=pass_, position=job.position, iterations=result.iterations,
                              stop_reason=result.stop_reason, loss=result.loss, terms=result.terms,
                              seconds=result.seconds, flow_seconds=job.flow_seconds, reliable=reliable,
-                             shot_start=shot_start, evaluations=result.evaluations,
+                             shot_start=shot_start, evaluations=result.evaluations, loss_passes=result.loss_passes,
                              full_size_evaluations=sum(sc["evaluations"] * sc["size"][0] * sc["size"][1]
                                                        for sc in result.scales) / (self.hw[0] * self.hw[1]))
         record = asdict(report) | {"pts": job.pts, "time": job.time}
