@@ -219,6 +219,7 @@ def part_strategies(args, tmp: Path) -> dict:
         out[item] = {"precision": r.precision, "frames": r.frames, "e_temp": rep.e_temp,
                      "evaluations": mean(lambda x: x.evaluations),
                      "full_size_evaluations": mean(lambda x: x.full_size_evaluations),
+                     "loss_passes": mean(lambda x: x.loss_passes),
                      "later_s_per_frame": mean(lambda x: x.seconds), "frame0_s": r.reports[0].seconds,
                      "flow_s_per_frame": mean(lambda x: x.flow_seconds),
                      "wall_s": r.seconds, "stylize_s": r.stylize_seconds, "flow_s": r.flow_seconds,
@@ -254,6 +255,7 @@ def _cli_video(args, tmp: Path, name: str, *extra: str) -> dict:
             "later_evaluations": [r["evaluations"] for r in later],
             "mean_later_evaluations": sum(r["evaluations"] for r in later) / len(later),
             "mean_later_full_size_evaluations": sum(r["full_size_evaluations"] for r in later) / len(later),
+            "mean_later_loss_passes": sum(r.get("loss_passes", 0) for r in later) / len(later),
             "later_s_per_frame": sum(r["seconds"] for r in later) / len(later),
             "frame0_s": data["frame_reports"][0]["seconds"],
             "style": sum(r["terms"]["style"] for r in later) / len(later)}
