@@ -108,8 +108,9 @@ class LBFGS:
 
         ``last``: no iteration follows, so the new point's gradient would go unused; with a
         ``loss_fn`` the line search then evaluates the loss alone, a forward pass at about half
-        the cost of an evaluation (benchmarks/README.md, "The last iteration without a gradient").
-        The solver then keeps no curvature pair for that step and takes no further one.
+        the cost of an evaluation (benchmarks/README.md, "The Gram's backward in bf16, and the
+        last iteration without a gradient"). The solver then keeps no curvature pair for that
+        step and takes no further one.
         """
         if self.finished:
             raise RuntimeError("L-BFGS: a step after the last one (its gradient was never computed)")

@@ -34,9 +34,10 @@ class _SelfProduct(torch.autograd.Function):
     ``A`` may be the network's bf16 or fp16 features: the product itself
     accumulates in float32. The backward product of bf16 features runs in bf16:
     its result enters the network's bf16 backward, which rounds it to bf16 there
-    anyway, and bf16 has float32's range (0.94x an evaluation at 448 px, "The
-    Gram's backward in bf16"). fp16's range is not float32's (a loss-scaled
-    gradient could overflow it), so fp16 features get the float32 product.
+    anyway, and bf16 has float32's range (0.92-0.93x an evaluation at 448 px:
+    benchmarks/README.md, "The Gram's backward in bf16, and the last iteration
+    without a gradient"). fp16's range is not float32's (a loss-scaled gradient
+    could overflow it), so fp16 features get the float32 product.
     """
 
     @staticmethod
