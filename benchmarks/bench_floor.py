@@ -4,8 +4,9 @@
 
 Times, in alternating rounds (fastest of each kept): our loss+gradient evaluation
 (bf16 autocast and fp32, the still-image objective: content, style, TV; and in bf16 with
-the Gram differentiated by autograd, as before its own backward, and with its own backward
-in float32, as before that ran in bf16), our
+the Gram differentiated by autograd, as before its own backward, with its own backward
+in float32, as before that ran in bf16, and with its forward product in float32, as before
+that ran in bf16), our
 network alone (forward to relu5_1, gradient to the image, no loss terms), a plain
 stack of the same 13 convolutions with ReLU and max-pooling written here, and a
 2048x2048 matmul in bf16 and fp32 (the plain reference for the arithmetic rate).
@@ -60,7 +61,7 @@ def main() -> None:
         return losses.normalise_gram((flat @ flat.t()).unsqueeze(0), c, hh * ww, norm)
 
     class WideBackward(torch.autograd.Function):
-        # The Gram's own backward as it was before it ran in bf16: one float32 product, rounded to bf16.
+        # The Gram as it was before its backward ran in bf16: float32 products both ways, rounded to bf16.
         @staticmethod
         def forward(ctx, a):
             ctx.save_for_backward(a)
@@ -76,6 +77,20 @@ def main() -> None:
         _, c, hh, ww = features.shape
         rows = features.permute(0, 2, 3, 1).reshape(hh * ww, c).t()  # channels-last features, as ours
         return losses.normalise_gram(WideBackward.apply(rows).unsqueeze(0), c, hh * ww, norm)
+
+    class WideForward(losses._SelfProduct):
+        # The Gram's forward as it was before it ran in bf16: one float32 product of the widened features
+        # (the backward is today's, bf16).
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            wide = a.float()
+            return wide @ wide.t()
+
+    def wide_forward_gram(features, norm="chw"):
+        _, c, hh, ww = features.shape
+        rows = features.permute(0, 2, 3, 1).reshape(hh * ww, c).t()
+        return losses.normalise_gram(WideForward.apply(rows).unsqueeze(0), c, hh * ww, norm)
 
     def with_gram(gram):
         def run():
@@ -111,7 +126,8 @@ def main() -> None:
     ours_bf16 = ours("bf16")
     fns = {"evaluation, ours, bf16": ours_bf16, "evaluation, ours, fp32": ours("fp32"),
            "evaluation, bf16, Gram by autograd": with_gram(plain_gram),
-           "evaluation, bf16, Gram's backward fp32": with_gram(wide_backward_gram),
+           "evaluation, bf16, Gram's forward fp32": with_gram(wide_forward_gram),
+           "evaluation, bf16, Gram fp32 both ways": with_gram(wide_backward_gram),
            "network only, bf16": network_only, "plain conv/ReLU/pool stack, bf16": plain_stack,
            "matmul 2048, bf16": lambda: a16 @ b16, "matmul 2048, fp32": lambda: a32 @ b32}
     best = {k: float("inf") for k in fns}

@@ -61,8 +61,9 @@ class Objective:
     ``precision`` (fp32, bf16, fp16) is that of the network only. Terms get its
     features as they come out (bf16 under bf16 autocast) and widen them to float32
     themselves (the losses of :mod:`vidstyle.losses` do), so Grams and losses
-    accumulate in float32 while a Gram's backward can stay in bf16; every part
-    must come back float32, and the image and its gradient are float32.
+    accumulate in float32 while a Gram's products can run in bf16 GEMMs (float32
+    sums, rounded once); every part must come back float32, and the image and
+    its gradient are float32.
     """
 
     def __init__(self, net: VGGFeatures, terms: Sequence[Term],

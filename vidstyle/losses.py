@@ -1,8 +1,9 @@
 """Losses of the optimization: a pure function and a thin module for each.
 
 Feature tensors are ``(N, C, H, W)``, in the network's precision (bf16 or fp16
-under autocast): every loss here widens them to float32 before it sums, so
-Grams and losses accumulate in float32. Images ``(N, 3, H, W)`` RGB in [0, 1].
+under autocast): Grams and losses accumulate in float32 and come back in
+float32 (a bf16 Gram is rounded to bf16 once on the way: ``_SelfProduct``).
+Images ``(N, 3, H, W)`` RGB in [0, 1].
 """
 
 from __future__ import annotations
@@ -31,18 +32,26 @@ class _SelfProduct(torch.autograd.Function):
     A full-depth evaluation at 448 px then costs 0.88x what it did
     (benchmarks/README.md, "The Gram's own backward").
 
-    ``A`` may be the network's bf16 or fp16 features: the product itself
-    accumulates in float32. The backward product of bf16 features runs in bf16:
-    its result enters the network's bf16 backward, which rounds it to bf16 there
-    anyway, and bf16 has float32's range (0.92-0.93x an evaluation at 448 px:
-    benchmarks/README.md, "The Gram's backward in bf16, and the last iteration
-    without a gradient"). fp16's range is not float32's (a loss-scaled gradient
-    could overflow it), so fp16 features get the float32 product.
+    ``A`` may be the network's bf16 or fp16 features; the product accumulates
+    in float32 either way. For bf16 features it is one bf16 GEMM, which sums in
+    float32 and rounds its small ``(C, C)`` result to bf16 once (exactly the
+    correctly rounded Gram, like the convolutions' outputs), widened for the
+    float32 loss: half the float32 product's time, 0.96x an evaluation at
+    448 px, and the video's losses within their own run-to-run scatter
+    (benchmarks/README.md, "The Gram's forward in bf16"). The backward product
+    of bf16 features runs in bf16 too: its result enters the network's bf16
+    backward, which rounds it to bf16 there anyway, and bf16 has float32's
+    range (0.92-0.93x an evaluation: "The Gram's backward in bf16, and the last
+    iteration without a gradient"). fp16's range is not float32's (a raw Gram
+    reaches 1e9 at 448 px, fp16's largest value is 65504, and a loss-scaled
+    gradient could overflow it), so fp16 features get float32 products both ways.
     """
 
     @staticmethod
     def forward(ctx, a: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(a)
+        if a.dtype == torch.bfloat16:
+            return (a @ a.t()).float()
         wide = widen(a)
         return wide @ wide.t()
 
@@ -70,7 +79,8 @@ def _channel_rows(features: torch.Tensor) -> torch.Tensor:
 
 
 def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
-    """G = F F^T per image, ``(N, C, C)``, float32 whatever the features' precision.
+    """G = F F^T per image, ``(N, C, C)``, float32 whatever the features' precision
+    (bf16 features: the float32 sums rounded to bf16 once, see ``_SelfProduct``).
 
     ``chw`` divides by C*H*W (neural-style's choice, DESIGN.md), ``hw`` by H*W
     (Gatys et al. 2016's per-position average), ``none`` not at all.
@@ -80,6 +90,9 @@ def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     n, c, h, w = features.shape
     if n == 1:  # one image (every run here): one product forward, one backward
         gram = _SelfProduct.apply(_channel_rows(features)).unsqueeze(0)
+    elif features.dtype == torch.bfloat16:  # as _SelfProduct: float32 sums, rounded to bf16 once
+        flat = features.reshape(n, c, h * w)
+        gram = torch.bmm(flat, flat.transpose(1, 2)).float()
     else:
         flat = widen(features).reshape(n, c, h * w)
         gram = torch.bmm(flat, flat.transpose(1, 2))

@@ -54,16 +54,23 @@ def test_gram_gradient_in_either_layout(layout):
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_gram_of_half_precision_features_is_float32(layout, dtype):
-    # The network's bf16/fp16 features: the Gram accumulates in float32 (the same matrix as the Gram of the
-    # widened features, to the last bit); its gradient comes back in the features' dtype and layout. For bf16
-    # the backward product runs in bf16 (within bf16 rounding of the float32 one), for fp16 in float32 (the
-    # float32 gradient rounded once).
+    # The network's bf16/fp16 features: the Gram accumulates in float32 and comes back in float32. For fp16
+    # it is the Gram of the widened features to the last bit; for bf16 the float32 sums rounded to bf16 once
+    # (within half a bf16 step of the exact Gram, where summing in bf16 would be far off). Its gradient comes
+    # back in the features' dtype and layout. For bf16 the backward product runs in bf16 (within bf16
+    # rounding of the float32 one), for fp16 in float32 (the float32 gradient rounded once).
     gen = torch.Generator().manual_seed(5)
     feats = torch.randn(1, 8, 6, 7, generator=gen).to(dtype).to(memory_format=layout).requires_grad_(True)
     weights = torch.randn(1, 8, 8, generator=gen)
     wide = feats.detach().float().requires_grad_(True)
-    gram, gram32 = gram_matrix(feats, "chw"), gram_matrix(wide, "chw")
-    assert gram.dtype == torch.float32 and torch.equal(gram, gram32)
+    gram, gram32 = gram_matrix(feats, "none"), gram_matrix(wide, "none")
+    assert gram.dtype == torch.float32
+    if dtype == torch.float16:
+        assert torch.equal(gram, gram32)
+    else:
+        exact = gram_matrix(feats.detach().double(), "none").float()
+        assert torch.equal(gram, gram.to(dtype).float())  # a bf16 value, widened
+        assert ((gram - exact).abs() <= exact.abs() * 2.0 ** -8 + 1e-6 * exact.abs().max()).all()  # half a bf16 step
     (grad,) = torch.autograd.grad((gram * weights).sum(), feats)
     (grad32,) = torch.autograd.grad((gram32 * weights).sum(), wide)
     assert grad.dtype == dtype and grad.is_contiguous(memory_format=layout)
@@ -82,7 +89,11 @@ def test_losses_of_half_precision_features_are_float32():
         narrow = feats.to(dtype)
         assert content_loss(narrow, target).dtype == torch.float32
         torch.testing.assert_close(content_loss(narrow, target), content_loss(narrow.float(), target))
-        assert torch.equal(gram_matrix(narrow), gram_matrix(narrow.float()))  # the batched path too
+    # The batched path: fp16 as the widened features, bf16 rounded once (the same as one image at a time).
+    assert torch.equal(gram_matrix(feats.to(torch.float16)), gram_matrix(feats.to(torch.float16).float()))
+    narrow = feats.to(torch.bfloat16)
+    assert gram_matrix(narrow).dtype == torch.float32
+    assert torch.equal(gram_matrix(narrow), torch.cat([gram_matrix(narrow[i:i + 1]) for i in range(2)]))
 
 
 def test_content_and_tv_gradcheck():
