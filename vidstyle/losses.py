@@ -2,7 +2,7 @@
 
 Feature tensors are ``(N, C, H, W)``, in the network's precision (bf16 or fp16
 under autocast): Grams and losses accumulate in float32 and come back in
-float32 (a bf16 Gram is rounded to bf16 once on the way: ``_SelfProduct``).
+float32 (on the CPU a bf16 Gram is rounded to bf16 once on the way: ``_SelfProduct``).
 Images ``(N, 3, H, W)`` RGB in [0, 1].
 """
 
@@ -38,7 +38,11 @@ class _SelfProduct(torch.autograd.Function):
     correctly rounded Gram, like the convolutions' outputs), widened for the
     float32 loss: half the float32 product's time, 0.96x an evaluation at
     448 px, and the video's losses within their own run-to-run scatter
-    (benchmarks/README.md, "The Gram's forward in bf16"). The backward product
+    (benchmarks/README.md, "The Gram's forward in bf16"). Only on the CPU, where
+    that was checked: cuBLAS may sum a split bf16 product in bf16
+    (``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction``), and
+    a Gram's long, thin product is the one it splits, so a GPU keeps the float32
+    product (its cost there is small beside the network's). The backward product
     of bf16 features runs in bf16 too: its result enters the network's bf16
     backward, which rounds it to bf16 there anyway, and bf16 has float32's
     range (0.92-0.93x an evaluation: "The Gram's backward in bf16, and the last
@@ -50,7 +54,7 @@ class _SelfProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(a)
-        if a.dtype == torch.bfloat16:
+        if _rounded_once(a):
             return (a @ a.t()).float()
         wide = widen(a)
         return wide @ wide.t()
@@ -70,6 +74,11 @@ class _SelfProduct(torch.autograd.Function):
         return out.to(dtype)
 
 
+def _rounded_once(features: torch.Tensor) -> bool:
+    """Whether the Gram of ``features`` is a bf16 product (float32 sums, rounded once): bf16 on the CPU."""
+    return features.dtype == torch.bfloat16 and features.device.type == "cpu"
+
+
 def _channel_rows(features: torch.Tensor) -> torch.Tensor:
     """One image's features as a ``(C, H*W)`` matrix, a view in either memory layout."""
     _, c, h, w = features.shape
@@ -80,7 +89,7 @@ def _channel_rows(features: torch.Tensor) -> torch.Tensor:
 
 def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     """G = F F^T per image, ``(N, C, C)``, float32 whatever the features' precision
-    (bf16 features: the float32 sums rounded to bf16 once, see ``_SelfProduct``).
+    (bf16 features on the CPU: the float32 sums rounded to bf16 once, see ``_SelfProduct``).
 
     ``chw`` divides by C*H*W (neural-style's choice, DESIGN.md), ``hw`` by H*W
     (Gatys et al. 2016's per-position average), ``none`` not at all.
@@ -90,7 +99,7 @@ def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     n, c, h, w = features.shape
     if n == 1:  # one image (every run here): one product forward, one backward
         gram = _SelfProduct.apply(_channel_rows(features)).unsqueeze(0)
-    elif features.dtype == torch.bfloat16:  # as _SelfProduct: float32 sums, rounded to bf16 once
+    elif _rounded_once(features):  # as _SelfProduct: float32 sums, rounded to bf16 once
         flat = features.reshape(n, c, h * w)
         gram = torch.bmm(flat, flat.transpose(1, 2)).float()
     else:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle.losses import ContentLoss, StyleLoss, TVLoss, blend_grams, content_loss, gram_matrix, style_loss, tv_loss
+from vidstyle.losses import (
+    ContentLoss,
+    StyleLoss,
+    TVLoss,
+    _rounded_once,
+    blend_grams,
+    content_loss,
+    gram_matrix,
+    style_loss,
+    tv_loss,
+)
 
 
 def test_gram_on_a_hand_computed_case():
@@ -94,6 +104,14 @@ def test_losses_of_half_precision_features_are_float32():
     narrow = feats.to(torch.bfloat16)
     assert gram_matrix(narrow).dtype == torch.float32
     assert torch.equal(gram_matrix(narrow), torch.cat([gram_matrix(narrow[i:i + 1]) for i in range(2)]))
+
+
+def test_only_the_cpu_rounds_a_bf16_gram_once():
+    # cuBLAS may sum a split bf16 product in bf16, so another device keeps the float32 product.
+    feats = torch.ones(1, 4, 3, 5, dtype=torch.bfloat16)
+    assert _rounded_once(feats) and not _rounded_once(feats.half()) and not _rounded_once(feats.float())
+    assert not _rounded_once(feats.to("meta"))
+    assert gram_matrix(feats.to("meta")).dtype == torch.float32
 
 
 def test_content_and_tv_gradcheck():
