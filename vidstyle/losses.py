@@ -54,10 +54,7 @@ class _SelfProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(a)
-        if _rounded_once(a):
-            return (a @ a.t()).float()
-        wide = widen(a)
-        return wide @ wide.t()
+        return _self_product(a)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -77,6 +74,14 @@ class _SelfProduct(torch.autograd.Function):
 def _rounded_once(features: torch.Tensor) -> bool:
     """Whether the Gram of ``features`` is a bf16 product (float32 sums, rounded once): bf16 on the CPU."""
     return features.dtype == torch.bfloat16 and features.device.type == "cpu"
+
+
+def _self_product(flat: torch.Tensor) -> torch.Tensor:
+    """``flat @ flat^T`` of ``(C, P)`` or ``(N, C, P)`` features, float32: the Gram's forward product."""
+    if _rounded_once(flat):
+        return (flat @ flat.transpose(-1, -2)).float()
+    wide = widen(flat)
+    return wide @ wide.transpose(-1, -2)
 
 
 def _channel_rows(features: torch.Tensor) -> torch.Tensor:
@@ -99,12 +104,8 @@ def gram_matrix(features: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     n, c, h, w = features.shape
     if n == 1:  # one image (every run here): one product forward, one backward
         gram = _SelfProduct.apply(_channel_rows(features)).unsqueeze(0)
-    elif _rounded_once(features):  # as _SelfProduct: float32 sums, rounded to bf16 once
-        flat = features.reshape(n, c, h * w)
-        gram = torch.bmm(flat, flat.transpose(1, 2)).float()
     else:
-        flat = widen(features).reshape(n, c, h * w)
-        gram = torch.bmm(flat, flat.transpose(1, 2))
+        gram = _self_product(features.reshape(n, c, h * w))
     return normalise_gram(gram, c, h * w, norm)
 
 
