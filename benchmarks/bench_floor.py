@@ -11,7 +11,9 @@ network alone (forward to relu5_1, gradient to the image, no loss terms), a plai
 stack of the same 13 convolutions with ReLU and max-pooling written here, and a
 2048x2048 matmul in bf16 and fp32 (the plain reference for the arithmetic rate).
 GFLOP/s count the forward convolutions up to conv5_1 plus the input-gradient ones
-(2x the forward FLOPs, as bench_engine.py). A later video frame's evaluation adds
+(2x the forward FLOPs, as bench_engine.py; the Winograd layers do 2.25x fewer multiplications
+than that count, so their rate is an effective one, and the "direct convolutions" rows run every layer
+through oneDNN, as before them). A later video frame's evaluation adds
 only the temporal term (a masked mean of squares) to this objective.
 """
 
@@ -27,6 +29,7 @@ from bench_engine import CONVS, conv_gflops, load_rgb
 
 from vidstyle import losses
 from vidstyle.engine import Objective, Settings, load_network, needed_layers, resolve, stylize_terms
+from vidstyle.winograd import Conv2d
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,15 +123,34 @@ def main() -> None:
                 outs.append(y)
         return torch.autograd.grad(sum(o.float().mean() for o in outs), x)
 
+    winograd = [m for m in net.layers if isinstance(m, Conv2d) and m.winograd]
+
+    def direct(fn):
+        # The same evaluation with every convolution direct (oneDNN), as before Winograd's layers.
+        def run():
+            for m in winograd:
+                m.winograd = False
+            try:
+                return fn()
+            finally:
+                for m in winograd:
+                    m.winograd = True
+        return run
+
     n = 2048
     a16, b16 = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
     a32, b32 = a16.float(), b16.float()
     ours_bf16 = ours("bf16")
-    fns = {"evaluation, ours, bf16": ours_bf16, "evaluation, ours, fp32": ours("fp32"),
+    ours_fp32 = ours("fp32")
+    fns = {"evaluation, ours, bf16": ours_bf16, "evaluation, ours, fp32": ours_fp32,
+           "evaluation, bf16, direct convolutions": direct(ours_bf16),
+           "evaluation, fp32, direct convolutions": direct(ours_fp32),
            "evaluation, bf16, Gram by autograd": with_gram(plain_gram),
            "evaluation, bf16, Gram's forward fp32": with_gram(wide_forward_gram),
            "evaluation, bf16, Gram fp32 both ways": with_gram(wide_backward_gram),
-           "network only, bf16": network_only, "plain conv/ReLU/pool stack, bf16": plain_stack,
+           "network only, bf16": network_only,
+           "network only, bf16, direct convolutions": direct(network_only),
+           "plain conv/ReLU/pool stack, bf16": plain_stack,
            "matmul 2048, bf16": lambda: a16 @ b16, "matmul 2048, fp32": lambda: a32 @ b32}
     best = {k: float("inf") for k in fns}
     for fn in fns.values():
@@ -144,7 +166,7 @@ def main() -> None:
     rate = {k: (2 * n**3 / 1e9 if k.startswith("matmul") else gflop) / t for k, t in best.items()}
     for k, t in best.items():
         ref = "matmul 2048, bf16" if "bf16" in k else "matmul 2048, fp32"
-        print(f"  {k:38s} {t * 1e3:8.1f} ms  {rate[k]:6.0f} GFLOP/s  {rate[k] / rate[ref]:5.2f}x the matmul's rate")
+        print(f"  {k:42s} {t * 1e3:8.1f} ms  {rate[k]:6.0f} GFLOP/s  {rate[k] / rate[ref]:5.2f}x the matmul's rate")
     t = best["evaluation, ours, bf16"]
     print(f"  {args.frame_seconds:.0f} s a later frame buys {args.frame_seconds / t:.1f} evaluations at this rate "
           f"(network alone: {args.frame_seconds / best['network only, bf16']:.1f})")

@@ -13,8 +13,10 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from vidstyle import defaults
 from vidstyle.errors import LayerError
 from vidstyle.tensors import resize
+from vidstyle.winograd import Conv2d
 
 # Convolutions per block in VGG-19 (Simonyan and Zisserman 2015, configuration E).
 _BLOCKS = (2, 2, 4, 4, 4)
@@ -116,7 +118,7 @@ class VGGFeatures(nn.Module):
         modules: list[nn.Module] = []
         for name, kind, c_in, c_out in LAYERS[: layer_index(last_layer) + 1]:
             if kind == "conv":
-                conv = nn.Conv2d(c_in, c_out, 3, padding=1)
+                conv = Conv2d(c_in, c_out, winograd=c_out >= defaults.WINOGRAD_MIN_OUT_CHANNELS)
                 idx = layer_index(name)
                 with torch.no_grad():
                     conv.weight.copy_(state[f"features.{idx}.weight"])
