@@ -1,6 +1,6 @@
 """How close one full-depth evaluation is to what this CPU can do: the floor under issue 9's s/frame.
 
-    .venv/bin/python benchmarks/bench_floor.py --size 448 --height 190 --threads 2
+    .venv/bin/python benchmarks/bench_floor.py --size 448 --height 190 --threads 2 [--layers]
 
 Times, in alternating rounds (fastest of each kept): our loss+gradient evaluation
 (bf16 autocast and fp32, the still-image objective: content, style, TV; and in bf16 with
@@ -14,7 +14,8 @@ GFLOP/s count the forward convolutions up to conv5_1 plus the input-gradient one
 (2x the forward FLOPs, as bench_engine.py; the Winograd layers do 2.25x fewer multiplications
 than that count, so their rate is an effective one, and the "direct convolutions" rows run every layer
 through oneDNN, as before them). A later video frame's evaluation adds
-only the temporal term (a masked mean of squares) to this objective.
+only the temporal term (a masked mean of squares) to this objective. ``--layers`` times each
+convolution alone instead (forward and input gradient, direct against Winograd, bf16 and fp32).
 """
 
 from __future__ import annotations
@@ -34,16 +35,68 @@ from vidstyle.winograd import Conv2d
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _conv_pass(conv, x, g, winograd):
+    """Output and input gradient of one convolution, direct (oneDNN) or by Winograd."""
+    conv.winograd = winograd
+    xi = x.clone().requires_grad_(True)
+    y = conv(xi) if winograd else F.conv2d(xi, conv.weight.to(x.dtype), conv.bias.to(x.dtype), padding=1)
+    return y, torch.autograd.grad(y, xi, g)[0]
+
+
+def _relative(a, ref):
+    return float((a.detach().double() - ref.detach()).norm() / ref.detach().norm())
+
+
+def per_layer(h: int, w: int, rounds: int) -> None:
+    """Each convolution of the network at its size for an h x w image: forward plus input gradient, bf16 and
+    fp32, oneDNN's direct convolution against Winograd's F(2x2, 3x3), and each one's error against float64."""
+    gen = torch.Generator().manual_seed(0)
+    print(f"{w}x{h}, fastest of {rounds} alternating rounds; error: relative to float64, output / input gradient")
+    for name, cin, cout, down in CONVS[:13]:
+        hh, ww = h, w
+        for _ in range(down.bit_length() - 1):  # max-pooling floors odd sides, as the network does
+            hh, ww = hh // 2, ww // 2
+        conv = Conv2d(cin, cout, winograd=True).requires_grad_(False)
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) / (3 * cin**0.5))
+        x0 = torch.randn(1, cin, hh, ww, generator=gen).relu().contiguous(memory_format=torch.channels_last)
+        g0 = torch.randn(1, cout, hh, ww, generator=gen).contiguous(memory_format=torch.channels_last)
+        x64 = x0.double().requires_grad_(True)
+        ref = F.conv2d(x64, conv.weight.double(), conv.bias.double(), padding=1)
+        (gref,) = torch.autograd.grad(ref, x64, g0.double())
+        row = []
+        for dtype in (torch.bfloat16, torch.float32):
+            x, g = x0.to(dtype), g0.to(dtype)
+            best = {False: float("inf"), True: float("inf")}
+            for _ in range(rounds + 1):
+                for on in best:
+                    t0 = time.perf_counter()
+                    _conv_pass(conv, x, g, on)
+                    best[on] = min(best[on], time.perf_counter() - t0)
+            errors = []
+            for on in best:
+                y, gx = _conv_pass(conv, x, g, on)
+                errors.append(f"{_relative(y, ref):.1e}/{_relative(gx, gref):.1e}")
+            row.append(f"{best[False] * 1e3:6.1f} {best[True] * 1e3:6.1f} ms ({best[True] / best[False]:.2f}x), "
+                       f"error {errors[0]} {errors[1]}")
+        print(f"  {name} {cin:3d}->{cout:3d} {ww:3d}x{hh:3d}  bf16 {row[0]} | fp32 {row[1]}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=448, help="width, px")
     ap.add_argument("--height", type=int, default=190, help="height, px (Sintel's 448 px frames: 190)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--layers", action="store_true",
+                    help="instead: each VGG convolution alone, forward and input gradient, direct against Winograd")
     ap.add_argument("--frame-seconds", type=float, default=8.0, help="issue 9's target per later frame")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     h, w = args.height, args.size
+    if args.layers:
+        per_layer(h, w, args.rounds)
+        return
 
     content = F.interpolate(load_rgb(ROOT / "samples" / "content-landscape.png", w), size=(h, w), mode="bilinear")
     style = load_rgb(ROOT / "samples" / "style-swirls.png", w)

@@ -6,7 +6,8 @@ float32 values. During a loss-and-gradient evaluation autograd keeps every ReLU 
 (the ReLUs are not in-place) and every pooling output with its int64 argmax indices,
 and the backward pass adds a few gradient buffers as large as the largest layer. On top
 of that come the optimizer's vectors (L-BFGS keeps ``defaults.LBFGS_HISTORY`` (s, y)
-pairs of image-sized vectors), the network's weights, the style image's forward pass
+pairs of image-sized vectors), the network's weights (and the transformed kernels of its Winograd
+layers), the style image's forward pass
 (no gradient; only its largest layer is alive at once) and, for video, the frames, flows
 and masks in flight. benchmarks/README.md ("Memory estimate") checks it against the
 measured peak RSS.
@@ -72,6 +73,14 @@ def weight_bytes(last: str) -> int:
     return n * FLOAT
 
 
+def winograd_kernel_bytes(last: str) -> int:
+    """float32 transformed kernels of the convolutions up to ``last`` that run by Winograd's algorithm on the
+    CPU (vidstyle.winograd): 16 values per channel pair where the weights have 9 (bf16 runs keep half)."""
+    n = sum(16 * c_in * c_out for _, kind, c_in, c_out in LAYERS[: layer_index(last) + 1]
+            if kind == "conv" and c_out >= defaults.WINOGRAD_MIN_OUT_CHANNELS)
+    return n * FLOAT
+
+
 def feature_bytes(hw: tuple[int, int], layers: Sequence[str]) -> int:
     """Autograd's saved tensors plus the backward buffers of one evaluation at ``hw``."""
     last = max(layers, key=layer_index)
@@ -98,7 +107,8 @@ def estimate(hw: tuple[int, int], layers: Sequence[str], *, optimizer: str = def
     vectors = (2 * defaults.LBFGS_HISTORY + _LBFGS_VECTORS) if optimizer == "lbfgs" else _ADAM_VECTORS
     style = max((max(v for _, v in _layer_values(s, last)) * 2 + 3 * s[0] * s[1] for s in style_hw), default=0)
     return Estimate(features=feature_bytes(hw, layers), optimizer=vectors * pixels * FLOAT,
-                    weights=2 * weight_bytes(last),  # the loaded state dict and the module's copy
+                    # the loaded state dict, the module's copy and the Winograd layers' transformed kernels
+                    weights=2 * weight_bytes(last) + winograd_kernel_bytes(last),
                     style=style * FLOAT,
                     video=_VIDEO_VALUES_PER_PIXEL * hw[0] * hw[1] * FLOAT + _VIDEO_FIXED if video else 0)
 
@@ -171,4 +181,4 @@ def image_header_size(path) -> tuple[int, int] | None:
 
 
 __all__ = ["Estimate", "available_bytes", "estimate", "feature_bytes", "gib", "image_header_size", "largest_size",
-           "scaled", "weight_bytes"]
+           "scaled", "weight_bytes", "winograd_kernel_bytes"]

@@ -104,7 +104,9 @@ class VGGFeatures(nn.Module):
 
     ``forward(x, layers)`` returns ``{name: activation}`` for the requested
     layers. ReLUs are not in-place so that a conv output and its ReLU can both
-    be requested.
+    be requested. On the CPU, in bf16 or float32, the convolutions with
+    ``defaults.WINOGRAD_MIN_OUT_CHANNELS`` output channels or more (conv3_1 to
+    conv5_1) run by Winograd's algorithm (:mod:`vidstyle.winograd`).
     """
 
     def __init__(self, state: dict[str, torch.Tensor], *, model: str, last_layer: str, pooling: str = "max"):

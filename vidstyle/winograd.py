@@ -16,12 +16,13 @@ convolution's time, and a full-depth evaluation at 448x190 0.82x (benchmarks/REA
 convolutions"). The shallower layers have too few channels for the products to outweigh the
 transforms (conv1_2: 2.3x the direct time).
 
-The network's weights are frozen, so the transformed kernels are computed once per layer, in float64,
-and rounded to the features' dtype; the tiles' transforms and the output transform run in that dtype,
-and each of the 16 products sums in float32 and rounds once (a bf16 GEMM). The backward pass of a
+The network's weights are frozen, so the kernels are transformed once per layer and dtype (16/9 the
+weights' size, kept beside them); the tiles' transforms and the output transform run in the features'
+dtype, and each of the 16 products sums in float32 and rounds once (a bf16 GEMM). The backward pass of a
 stride-1, pad-1 convolution with respect to its input is itself such a convolution, of the gradient
-with the kernels flipped and their channels swapped, so it takes the same path. The weights get no
-gradient here: a layer whose weights require one keeps the direct convolution.
+with the kernels flipped and their channels swapped, so it takes the same path with the same
+transformed kernels, read in another order. The weights get no gradient here: a layer whose weights
+require one keeps the direct convolution.
 """
 
 from __future__ import annotations
@@ -37,47 +38,63 @@ _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
 
 
 def transform_kernels(weight: torch.Tensor) -> torch.Tensor:
-    """``G g G^T`` of every ``(K, C, 3, 3)`` kernel, as 16 ``(C, K)`` matrices (index: column tap * 4 + row tap).
-
-    Computed in float64 and returned in float64; the caller rounds it to the features' dtype once.
-    """
+    """``G g G^T`` of every ``(K, C, 3, 3)`` kernel, as 16 ``(C, K)`` matrices (index: column tap * 4 + row tap),
+    in the weights' dtype (G's entries are 0, 1 and 1/2: each value is a sum of at most 9 exact products)."""
     if weight.dim() != 4 or tuple(weight.shape[-2:]) != (3, 3):
         raise ValueError(f"expected (K, C, 3, 3) kernels, got {tuple(weight.shape)}")
-    g = torch.tensor(_G, dtype=torch.float64, device=weight.device)
-    u = torch.einsum("ai,kcij,bj->back", g, weight.detach().double(), g)
+    g = torch.tensor(_G, dtype=weight.dtype, device=weight.device)
+    u = torch.einsum("ai,kcij,bj->back", g, weight.detach(), g)
     return u.reshape(16, weight.shape[1], weight.shape[0])
 
 
-def _transform_in(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> None:
-    # B^T of F(2, 3) applied along one axis to the four taps (d0, d1, d2, d3) of every tile.
-    torch.sub(a, c, out=out[0])
-    torch.add(b, c, out=out[1])
-    torch.sub(c, b, out=out[2])
-    torch.sub(b, d, out=out[3])
+# The input gradient of a stride-1, pad-1 convolution is the convolution of the output gradient with the
+# kernels flipped and their channels swapped. Flipping g's taps swaps G g's first and last entries, so the
+# flipped kernels' transform is the forward one with tap indices 0 and 3 exchanged, each matrix transposed:
+# the backward pass reads the forward kernels in this order instead of keeping a second set.
+_FORWARD = (0, 1, 2, 3)
+_FLIPPED = (3, 1, 2, 0)
 
 
-def conv3x3(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def _transform_in(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor, out: torch.Tensor,
+                  order: tuple[int, ...]) -> None:
+    # B^T of F(2, 3) applied along one axis to the four taps (d0, d1, d2, d3) of every tile; component i
+    # goes to out[order[i]].
+    torch.sub(a, c, out=out[order[0]])
+    torch.add(b, c, out=out[order[1]])
+    torch.sub(c, b, out=out[order[2]])
+    torch.sub(b, d, out=out[order[3]])
+
+
+def conv3x3(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None = None, *,
+            flipped: bool = False) -> torch.Tensor:
     """The stride-1, pad-1 3x3 convolution of ``x`` ``(N, C, H, W)`` with ``kernels`` from
     :func:`transform_kernels` ``(16, C, K)``, in ``x``'s dtype; returns ``(N, K, H, W)`` channels-last.
 
-    No autograd graph: :class:`Conv2d` wraps it with its own backward.
+    ``flipped``: with the kernels flipped and their channels swapped instead (``x`` has K channels, the
+    result C): the input gradient of the unflipped convolution. No autograd graph: :class:`Conv2d` wraps
+    it with its own backward.
     """
     n, c, h, w = x.shape
+    order = _FLIPPED if flipped else _FORWARD
+    if flipped:
+        kernels = kernels.transpose(1, 2)
     k = kernels.shape[-1]
     th, tw = (h + 1) // 2, (w + 1) // 2  # 2x2 output tiles; odd sides get one padded row/column
     # Channels innermost, so every transform below works on contiguous runs of C values.
     padded = F.pad(x, (1, 1 + 2 * tw - w, 1, 1 + 2 * th - h)).permute(0, 2, 3, 1)  # (N, 2th+2, 2tw+2, C)
     cols = torch.empty((4, n, 2 * th + 2, tw, c), dtype=x.dtype, device=x.device)
-    _transform_in(*(padded[:, :, t:t + 2 * tw:2] for t in range(4)), out=cols)
+    _transform_in(*(padded[:, :, t:t + 2 * tw:2] for t in range(4)), out=cols, order=order)
     tiles = torch.empty((4, 4, n, th, tw, c), dtype=x.dtype, device=x.device)
-    _transform_in(*(cols[:, :, t:t + 2 * th:2] for t in range(4)), out=tiles.transpose(0, 1))
+    _transform_in(*(cols[:, :, t:t + 2 * th:2] for t in range(4)), out=tiles.transpose(0, 1), order=order)
     m = torch.bmm(tiles.view(16, n * th * tw, c), kernels).view(4, 4, n, th, tw, k)  # [column tap, row tap]
+    m0, m1, m2, m3 = (m[:, i] for i in order)
     # A^T of F(2, 3): y0 = m0 + m1 + m2, y1 = m1 - m2 - m3, along the rows, then along the columns.
-    rows = (m[:, 0] + m[:, 1] + m[:, 2], m[:, 1] - m[:, 2] - m[:, 3])
+    rows = (m0 + m1 + m2, m1 - m2 - m3)
     out = torch.empty((n, th, 2, tw, 2, k), dtype=x.dtype, device=x.device)
     for r, y in enumerate(rows):
-        torch.add(y[0], y[1], out=out[:, :, r, :, 0]).add_(y[2])
-        torch.sub(y[1], y[2], out=out[:, :, r, :, 1]).sub_(y[3])
+        y0, y1, y2, y3 = (y[i] for i in order)
+        torch.add(y0, y1, out=out[:, :, r, :, 0]).add_(y2)
+        torch.sub(y1, y2, out=out[:, :, r, :, 1]).sub_(y3)
     out = out.view(n, 2 * th, 2 * tw, k)
     if bias is not None:
         out.add_(bias.to(x.dtype))
@@ -88,18 +105,18 @@ def conv3x3(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None = 
 
 class _Conv3x3(torch.autograd.Function):
     """:func:`conv3x3` with its input gradient: the same convolution of the output gradient with the
-    flipped, channel-swapped kernels (``backward_kernels``)."""
+    kernels flipped and their channels swapped (``flipped=True``)."""
 
     @staticmethod
-    def forward(ctx, x, kernels, backward_kernels, bias):  # type: ignore[override]
-        ctx.backward_kernels = backward_kernels
+    def forward(ctx, x, kernels, bias):  # type: ignore[override]
+        ctx.kernels = kernels
         return conv3x3(x, kernels, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
-        kernels = ctx.backward_kernels
-        return conv3x3(grad.to(kernels.dtype), kernels), None, None, None
+        kernels = ctx.kernels
+        return conv3x3(grad.to(kernels.dtype), kernels, flipped=True), None, None
 
 
 class Conv2d(nn.Conv2d):
@@ -113,25 +130,22 @@ class Conv2d(nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, *, winograd: bool = False):
         super().__init__(in_channels, out_channels, 3, padding=1)
         self.winograd = winograd
-        # Per (dtype, device): the forward and backward kernels, transformed once, and the bias.
-        self._kernels: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        # Per (dtype, device): the transformed kernels (16/9 the weights' size) and the bias.
+        self._kernels: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._kernels_of: tuple[int, int] | None = None
 
     def uses_winograd(self, x: torch.Tensor) -> bool:
         return bool(self.winograd and x.dtype in DTYPES and x.device.type == "cpu"
                     and not self.weight.requires_grad)
 
-    def _transformed(self, dtype: torch.dtype, device: torch.device):
+    def _transformed(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         weights = (self.weight.data_ptr(), self.weight._version)  # replaced or edited in place: transform again
         if self._kernels_of != weights:
             self._kernels, self._kernels_of = {}, weights
         if (dtype, device) not in self._kernels:
             w = self.weight.detach()
             bias = self.bias.detach() if self.bias is not None else torch.zeros(w.shape[0], device=device)
-            self._kernels[dtype, device] = (
-                transform_kernels(w).to(device, dtype).contiguous(),
-                transform_kernels(w.flip(2, 3).transpose(0, 1)).to(device, dtype).contiguous(),
-                bias.to(device, dtype))
+            self._kernels[dtype, device] = (transform_kernels(w).to(device, dtype).contiguous(), bias.to(device, dtype))
         return self._kernels[dtype, device]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

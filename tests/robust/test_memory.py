@@ -19,6 +19,11 @@ def test_weights_follow_the_vgg19_shapes():
     # conv1_1..conv5_1 of VGG-19 (Simonyan and Zisserman 2015, configuration E): 12,944,960 parameters.
     assert memory.weight_bytes("relu5_1") == 12_944_960 * 4
     assert memory.weight_bytes("relu1_1") == (3 * 64 * 9 + 64) * 4
+    # conv3_1..conv5_1 run by Winograd's F(2x2, 3x3): 16 transformed values per channel pair, float32
+    pairs = 128 * 256 + 3 * 256 * 256 + 256 * 512 + 3 * 512 * 512 + 512 * 512
+    assert memory.winograd_kernel_bytes("relu5_1") == 16 * pairs * 4
+    assert memory.winograd_kernel_bytes("relu2_2") == 0
+    assert memory.estimate((180, 256), FULL).weights == 2 * memory.weight_bytes("relu5_1") + 16 * pairs * 4
 
 
 def test_estimate_grows_with_the_image_and_the_history():
