@@ -106,8 +106,11 @@ def main() -> None:
     x = content.clone().requires_grad_(True)
     layers = sorted(set(settings.style_layers) | set(settings.content_layers))
 
+    # fp32 rows on a network of their own: a Winograd layer keeps the kernels of the dtype it last ran.
+    nets = {"bf16": net, "fp32": load_network(settings, needed_layers(settings))}
+
     def ours(precision):
-        objective = Objective(net, terms, precision=precision)
+        objective = Objective(nets[precision], terms, precision=precision)
         return lambda: torch.autograd.grad(objective(x)[0], x)
 
     def plain_gram(features, norm="chw"):
@@ -176,7 +179,7 @@ def main() -> None:
                 outs.append(y)
         return torch.autograd.grad(sum(o.float().mean() for o in outs), x)
 
-    winograd = [m for m in net.layers if isinstance(m, Conv2d) and m.winograd]
+    winograd = [m for n in nets.values() for m in n.layers if isinstance(m, Conv2d) and m.winograd]
 
     def direct(fn):
         # The same evaluation with every convolution direct (oneDNN), as before Winograd's layers.

@@ -1,4 +1,4 @@
-"""3x3 convolutions by Winograd's minimal filtering F(2x2, 3x3), for the network's bf16 features on the CPU.
+"""3x3 convolutions by Winograd's minimal filtering F(2x2, 3x3), for the network on the CPU (bf16 and float32).
 
 Lavin and Gray 2016 ("Fast Algorithms for Convolutional Neural Networks"): a 2x2 block of a 3x3
 convolution's outputs follows from the 4x4 block of inputs around it with 16 multiplications per
@@ -9,20 +9,20 @@ channel pair instead of 36,
 ``g`` the 3x3 kernel, ``d`` the 4x4 input tile, ``*`` elementwise. Over a layer, the 16 elementwise
 products summed over input channels are 16 matrix products ``(tiles, C) @ (C, K)``: 2.25x fewer
 multiply-adds than the direct convolution, plus additions to transform the tiles in and out. oneDNN's
-bf16 convolutions already run at this CPU's bf16 matmul rate (benchmarks/README.md, "The floor under
-a later frame's seconds"), so doing fewer multiplications is the lever left: on the layers with 256 or
-more output channels (conv3_1 to conv5_1) a forward and backward pass takes 0.63-0.84x the direct
-convolution's time, and a full-depth evaluation at 448x190 0.82x (benchmarks/README.md, "Winograd
-convolutions"). The shallower layers have too few channels for the products to outweigh the
-transforms (conv1_2: 2.3x the direct time).
+convolutions already run at this CPU's matmul rate (benchmarks/README.md, "The floor under a later
+frame's seconds"), so doing fewer multiplications is the lever left: on the layers with 256 or more
+output channels (conv3_1 to conv5_1) a forward and backward pass takes 0.62-0.99x the direct
+convolution's time, the deepest layers the least, and a full-depth evaluation at 448x190 0.80x in bf16,
+0.86x in float32 (benchmarks/README.md, "Winograd convolutions"). The shallower layers have too few
+channels for the products to outweigh the transforms (conv1_2: 3.4x the direct time).
 
 The network's weights are frozen, so the kernels are transformed once per layer and dtype (16/9 the
-weights' size, kept beside them); the tiles' transforms and the output transform run in the features'
-dtype, and each of the 16 products sums in float32 and rounds once (a bf16 GEMM). The backward pass of a
-stride-1, pad-1 convolution with respect to its input is itself such a convolution, of the gradient
-with the kernels flipped and their channels swapped, so it takes the same path with the same
-transformed kernels, read in another order. The weights get no gradient here: a layer whose weights
-require one keeps the direct convolution.
+weights' size, kept beside them for the dtype last used); the tiles' transforms and the output
+transform run in the features' dtype, and each of the 16 products sums in float32 and rounds once (a
+bf16 GEMM). The backward pass of a stride-1, pad-1 convolution with respect to its input is itself such
+a convolution, of the gradient with the kernels flipped and their channels swapped, so it takes the
+same path with the same transformed kernels, read in another order. The weights get no gradient
+here: a layer whose weights require one keeps the direct convolution.
 """
 
 from __future__ import annotations
@@ -130,23 +130,23 @@ class Conv2d(nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, *, winograd: bool = False):
         super().__init__(in_channels, out_channels, 3, padding=1)
         self.winograd = winograd
-        # Per (dtype, device): the transformed kernels (16/9 the weights' size) and the bias.
-        self._kernels: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._kernels_of: tuple[int, int] | None = None
+        self._kernels: tuple[torch.Tensor, torch.Tensor] | None = None  # transformed (16/9 the weights), bias
+        self._kernels_key: tuple | None = None
 
     def uses_winograd(self, x: torch.Tensor) -> bool:
         return bool(self.winograd and x.dtype in DTYPES and x.device.type == "cpu"
                     and not self.weight.requires_grad)
 
     def _transformed(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        weights = (self.weight.data_ptr(), self.weight._version)  # replaced or edited in place: transform again
-        if self._kernels_of != weights:
-            self._kernels, self._kernels_of = {}, weights
-        if (dtype, device) not in self._kernels:
+        # One set, for the dtype last used: a bf16 run computes its style targets once in float32, then
+        # evaluates in bf16 for good, so keeping both would hold the float32 set (86 MiB to relu5_1) for nothing.
+        key = (dtype, device, self.weight.data_ptr(), self.weight._version)  # weights replaced or edited: redo
+        if self._kernels_key != key:
             w = self.weight.detach()
             bias = self.bias.detach() if self.bias is not None else torch.zeros(w.shape[0], device=device)
-            self._kernels[dtype, device] = (transform_kernels(w).to(device, dtype).contiguous(), bias.to(device, dtype))
-        return self._kernels[dtype, device]
+            self._kernels = (transform_kernels(w).to(device, dtype).contiguous(), bias.to(device, dtype))
+            self._kernels_key = key
+        return self._kernels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.uses_winograd(x):
