@@ -39,7 +39,7 @@ _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
 
 def transform_kernels(weight: torch.Tensor) -> torch.Tensor:
     """``G g G^T`` of every ``(K, C, 3, 3)`` kernel, as 16 ``(C, K)`` matrices (index: column tap * 4 + row tap),
-    in the weights' dtype (G's entries are 0, 1 and 1/2: each value is a sum of at most 9 exact products)."""
+    in the weights' dtype (G's entries are 0, 1 and +-1/2: the products are exact, the sums of at most 9 round)."""
     if weight.dim() != 4 or tuple(weight.shape[-2:]) != (3, 3):
         raise ValueError(f"expected (K, C, 3, 3) kernels, got {tuple(weight.shape)}")
     g = torch.tensor(_G, dtype=weight.dtype, device=weight.device)
@@ -123,8 +123,9 @@ class Conv2d(nn.Conv2d):
     """A VGG 3x3 convolution (stride 1, pad 1) that takes Winograd's path where :meth:`uses_winograd` says.
 
     ``winograd`` is the layer's own switch (the network sets it from
-    :data:`vidstyle.defaults.WINOGRAD_MIN_OUT_CHANNELS`); the path also needs bf16 input on the CPU
-    and frozen weights. Everything else is the direct convolution of :class:`torch.nn.Conv2d`.
+    :data:`vidstyle.defaults.WINOGRAD_MIN_OUT_CHANNELS`); the path also needs bf16 or float32 input
+    on the CPU (:data:`DTYPES`) and frozen weights. Everything else is the direct convolution of
+    :class:`torch.nn.Conv2d`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, winograd: bool = False):
