@@ -27,6 +27,8 @@ here: a layer whose weights require one keeps the direct convolution.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -55,10 +57,10 @@ _FORWARD = (0, 1, 2, 3)
 _FLIPPED = (3, 1, 2, 0)
 
 
-def _transform_in(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor, out: torch.Tensor,
-                  order: tuple[int, ...]) -> None:
+def _transform_in(taps: Sequence[torch.Tensor], out: torch.Tensor, order: tuple[int, ...]) -> None:
     # B^T of F(2, 3) applied along one axis to the four taps (d0, d1, d2, d3) of every tile; component i
     # goes to out[order[i]].
+    a, b, c, d = taps
     torch.sub(a, c, out=out[order[0]])
     torch.add(b, c, out=out[order[1]])
     torch.sub(c, b, out=out[order[2]])
@@ -83,9 +85,9 @@ def conv3x3(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None = 
     # Channels innermost, so every transform below works on contiguous runs of C values.
     padded = F.pad(x, (1, 1 + 2 * tw - w, 1, 1 + 2 * th - h)).permute(0, 2, 3, 1)  # (N, 2th+2, 2tw+2, C)
     cols = torch.empty((4, n, 2 * th + 2, tw, c), dtype=x.dtype, device=x.device)
-    _transform_in(*(padded[:, :, t:t + 2 * tw:2] for t in range(4)), out=cols, order=order)
+    _transform_in([padded[:, :, t:t + 2 * tw:2] for t in range(4)], cols, order)
     tiles = torch.empty((4, 4, n, th, tw, c), dtype=x.dtype, device=x.device)
-    _transform_in(*(cols[:, :, t:t + 2 * th:2] for t in range(4)), out=tiles.transpose(0, 1), order=order)
+    _transform_in([cols[:, :, t:t + 2 * th:2] for t in range(4)], tiles.transpose(0, 1), order)
     m = torch.bmm(tiles.view(16, n * th * tw, c), kernels).view(4, 4, n, th, tw, k)  # [column tap, row tap]
     m0, m1, m2, m3 = (m[:, i] for i in order)
     # A^T of F(2, 3): y0 = m0 + m1 + m2, y1 = m1 - m2 - m3, along the rows, then along the columns.
@@ -108,13 +110,13 @@ class _Conv3x3(torch.autograd.Function):
     kernels flipped and their channels swapped (``flipped=True``)."""
 
     @staticmethod
-    def forward(ctx, x, kernels, bias):  # type: ignore[override]
+    def forward(ctx, x, kernels, bias):
         ctx.kernels = kernels
         return conv3x3(x, kernels, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         kernels = ctx.kernels
         return conv3x3(grad.to(kernels.dtype), kernels, flipped=True), None, None
 
@@ -147,6 +149,7 @@ class Conv2d(nn.Conv2d):
             bias = self.bias.detach() if self.bias is not None else torch.zeros(w.shape[0], device=device)
             self._kernels = (transform_kernels(w).to(device, dtype).contiguous(), bias.to(device, dtype))
             self._kernels_key = key
+        assert self._kernels is not None
         return self._kernels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
