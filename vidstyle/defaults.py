@@ -80,9 +80,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRECISION = "auto"
 AUTO_PRECISION_MAX_RATIO = 0.85  # half must take < 0.85x the fp32 time per pass to be chosen
 PRECISION_CACHE = "vidstyle/precision.json"  # under $XDG_CACHE_HOME (default ~/.cache)
-# bf16 convolutions with this many output channels or more (conv3_1 to conv5_1) run by Winograd's F(2x2, 3x3) on
-# the CPU (vidstyle.winograd): 0.63-0.84x the direct time there; below it the transforms cost more than they save
-# (benchmarks/README.md, "Winograd convolutions").
+# Convolutions with this many output channels or more (conv3_1 to conv5_1) run by Winograd's F(2x2, 3x3) on the
+# CPU, bf16 and float32 (vidstyle.winograd): 0.62-0.88x the direct time there; below it the transforms cost about
+# as much as they save or more (conv2_2: 0.93x bf16, 1.5x fp32; benchmarks/README.md, "Winograd convolutions").
 WINOGRAD_MIN_OUT_CHANNELS = 256
 
 
